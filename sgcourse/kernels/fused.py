@@ -1,0 +1,786 @@
+r"""Fused multi-step neurons: the whole time loop in one autograd node, with a hand-written BPTT.
+
+The reference multi-step path runs the single step ``T`` times through autograd, so autograd records
+about ten nodes per step and keeps every intermediate alive. The functions here run the loop with
+no autograd recording, save only the charged potential :math:`H_t` (``h_seq``) and differentiate
+the loop by hand in one backward node. The code is plain torch, so it runs on every device torch
+supports (CPU and CUDA); the per-step work is a few fused in-place operations on views of
+preallocated ``[T, ...]`` buffers, and everything that does not depend on the recurrence (the
+surrogate derivative :math:`\sigma'(H_t - V_{th})` for all ``t``, the reset factors, the input
+gradient) is computed for all time steps at once.
+
+Notation (for one neuron; every operation is elementwise). :math:`X_t` input, :math:`H_t` charged
+potential, :math:`S_t = \Theta(H_t - V_{th})` spike, :math:`V_t` potential after reset,
+:math:`V_{-1}` = ``v_init``, :math:`g_t = \sigma'(H_t - V_{th})` (the surrogate's ``derivative``),
+:math:`\hat S_t = S_t` with the reset's gradient cut when ``detach_reset``.
+
+**Reset** (shared by all neurons). Hard (``v_reset`` = :math:`V_r` a number):
+:math:`V_t = \hat S_t V_r + (1 - \hat S_t) H_t`; soft (``v_reset=None``): :math:`V_t = H_t - \hat
+S_t V_{th}`. Its derivative:
+
+================  =====================================  =====================
+:math:`∂V_t/∂H_t`  detach_reset=False                    detach_reset=True
+================  =====================================  =====================
+hard               :math:`1 - S_t + (V_r - H_t) g_t`      :math:`1 - S_t`
+soft               :math:`1 - V_{th} g_t`                 :math:`1`
+================  =====================================  =====================
+
+**BPTT.** With :math:`\delta_t = dL/dH_t` and :math:`\varepsilon_t = dL/dV_t`, for
+:math:`t = T-1, \dots, 0` and :math:`\delta_T = 0`:
+
+.. math::
+
+    \varepsilon_t = \frac{\partial L}{\partial V_t}\Big|_{\rm direct}
+        + \delta_{t+1} \frac{\partial H_{t+1}}{\partial V_t}, \qquad
+    \delta_t = \frac{\partial L}{\partial S_t} g_t
+        + \varepsilon_t \frac{\partial V_t}{\partial H_t},
+
+    \frac{dL}{dX_t} = \delta_t \frac{\partial H_t}{\partial X_t}, \qquad
+    \frac{dL}{dV_{-1}} = \delta_0 \frac{\partial H_0}{\partial V_{-1}}
+
+(the last one from :math:`\delta_0`, not from ``grad_x[0]``: SpikingJelly's 0.0.0.0.14 QIF/EIF
+kernels used ``grad_x[0]`` and were off by a factor :math:`1/\tau`). The direct term is
+``grad_v_seq[t]``, non-zero when ``v_seq`` (or the final ``v``) enters the loss. Writing
+:math:`c_t = (\partial L/\partial S_t) g_t + (\partial L/\partial V_t)_{\rm direct}\,\partial V_t/
+\partial H_t` and :math:`m_t = (\partial V_t/\partial H_t)(\partial H_{t+1}/\partial V_t)`, both
+computed for all ``t`` at once, the sequential part is one multiply-add per step,
+:math:`\delta_t = c_t + m_t \delta_{t+1}`.
+
+**What is saved.** Only ``h_seq`` (in the compute dtype), plus ``v_init`` where a derivative needs
+:math:`V_{t-1}`: the spike is recomputed as :math:`H_t \ge V_{th}` and :math:`V_{t-1}` as the reset
+of :math:`H_{t-1}`. ``x_seq`` is never saved (for PLIF with ``decay_input`` the factor
+:math:`X_t - (V_{t-1} - V_r)` is recomputed as :math:`(H_t - V_{t-1})/k`).
+
+**Precision.** float32 and float64 are computed in their own dtype; float16 and bfloat16 inputs
+are upcast, the state math runs in float32 and the outputs are cast back (``h_seq`` is saved in
+float32). Spikes have the dtype of ``x_seq``; ``v_seq`` the promoted dtype of ``x_seq`` and
+``v_init``.
+
+Functions (all return tensors of shape ``[T, *x_seq.shape[1:]]``; ``v_init`` must broadcast to
+``x_seq.shape[1:]``; gradients flow to every tensor argument that requires grad):
+
+``lif_multistep(x_seq, v_init, decay, *, decay_input, v_threshold, v_reset, detach_reset,
+surrogate) -> (spike_seq, v_seq)``
+    IF (``decay=0``, ``decay_input=False``), LIF (``decay`` = :math:`k = 1/\tau` a float) and
+    ParametricLIF (``decay`` a 0-dim tensor, e.g. ``sigmoid(w)``, that may require grad). With
+    :math:`V_r` = ``v_reset`` (0 for soft reset), ``decay_input=True``:
+    :math:`H_t = V_{t-1} + k(X_t - (V_{t-1} - V_r))`; ``decay_input=False``:
+    :math:`H_t = V_{t-1} - k(V_{t-1} - V_r) + X_t`. So :math:`∂H_t/∂V_{t-1} = 1 - k`,
+    :math:`∂H_t/∂X_t = k` (``decay_input``) or 1, and
+    :math:`dL/dk = \sum_{t,n} \delta_t\,∂H_t/∂k` with :math:`∂H_t/∂k = X_t - (V_{t-1} - V_r)`
+    (``decay_input``) or :math:`-(V_{t-1} - V_r)`.
+
+``qif_multistep(x_seq, v_init, *, tau, v_c, a0, v_rest, v_threshold, v_reset, detach_reset,
+surrogate) -> (spike_seq, v_seq)``
+    Quadratic integrate-and-fire: :math:`H_t = V + (X_t + a_0 (V - V_{rest})(V - V_c))/\tau` with
+    :math:`V = V_{t-1}`; :math:`∂H/∂V = 1 + a_0(2V - V_{rest} - V_c)/\tau`, :math:`∂H/∂X = 1/\tau`.
+
+``eif_multistep(x_seq, v_init, *, tau, delta_t, theta_rh, v_rest, v_threshold, v_reset,
+detach_reset, surrogate) -> (spike_seq, v_seq)``
+    Exponential integrate-and-fire:
+    :math:`H_t = V + (X_t + V_{rest} - V + \Delta_T e^{(V - \theta_{rh})/\Delta_T})/\tau`;
+    :math:`∂H/∂V = 1 - 1/\tau + e^{(V - \theta_{rh})/\Delta_T}/\tau`, :math:`∂H/∂X = 1/\tau`.
+
+``izhikevich_multistep(x_seq, v_init, w_init, *, tau, v_c, a0, v_rest, tau_w, a, b, v_threshold,
+v_reset, detach_reset, surrogate) -> (spike_seq, v_seq, w_seq)``
+    Two states. Per step: :math:`H_t = V + (X_t + a_0(V - V_{rest})(V - V_c) - W)/\tau`
+    (:math:`V = V_{t-1}, W = W_{t-1}`), adaptation
+    :math:`W' = W + (a(H_t - V_{rest}) - W)/\tau_w`, fire, reset, then the jump
+    :math:`W_t = W' + b S_t`. Reference quirks (SpikingJelly 0.0.0.0.14 and its GitHub
+    ``AdaptBaseNode``), reproduced exactly: the hard reset is
+    :math:`V_t = (1 - \hat S_t) H_t + S_t V_r` (the :math:`S_t V_r` term keeps its surrogate
+    gradient even with ``detach_reset``) and the jump :math:`b S_t` is never detached. (The PyPI
+    2.0.0 ``_ops`` reference detaches both reset terms; the two agree when ``detach_reset=False``.)
+    Soft reset is the usual :math:`H_t - \hat S_t V_{th}`. ``w_seq`` holds :math:`W_t`.
+
+``supports(surrogate, x_seq) -> bool``
+    True when the fused path can run: a registry surrogate in spiking mode whose forward is the
+    Heaviside step, and a real floating-point ``x_seq``.
+
+The LIF path is also registered as the custom operator ``torch.ops.sgcourse.lif_multistep_fused``
+(with a fake implementation and an autograd formula) so that ``torch.compile`` can trace through
+it; :func:`lif_multistep` uses it automatically while compiling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from sgcourse import surrogate as _surrogate
+from sgcourse._checks import POSITIVE as _POSITIVE
+from sgcourse._checks import check_bool, check_floating_tensor, check_real
+
+__all__ = [
+    "eif_multistep",
+    "izhikevich_multistep",
+    "lif_multistep",
+    "qif_multistep",
+    "supports",
+]
+
+Derivative = Callable[[Tensor], Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# argument handling
+
+
+def supports(surrogate: object, x_seq: object) -> bool:
+    """Whether the fused path can run ``surrogate`` on ``x_seq``.
+
+    It needs a registry surrogate (an instance of :class:`sgcourse.surrogate.Surrogate`) in spiking
+    mode whose forward pass is the Heaviside step, and a real floating-point tensor. Any other
+    callable (a lambda, a custom ``nn.Module``) returns False: the caller falls back to the
+    per-step reference path.
+    """
+    return (isinstance(surrogate, _surrogate.Surrogate) and surrogate.spiking
+            and surrogate.spec.forward == "heaviside" and isinstance(x_seq, torch.Tensor)
+            and x_seq.is_floating_point())
+
+
+def _check_surrogate(surrogate: object) -> tuple[int, tuple[float, ...]]:
+    if not isinstance(surrogate, _surrogate.Surrogate):
+        raise TypeError(f"surrogate must be a registry surrogate (an instance of "
+                        f"sgcourse.surrogate.Surrogate), got {type(surrogate).__name__}; use the "
+                        f"per-step reference path for other callables")
+    if surrogate.spec.forward != "heaviside":
+        raise ValueError(f"surrogate {surrogate.spec.class_name} samples its forward pass "
+                         f"({surrogate.spec.forward}); fused kernels support only "
+                         f"Heaviside-forward surrogates")
+    if not surrogate.spiking:
+        raise ValueError("surrogate must be in spiking mode (spiking=True) for a fused kernel")
+    return _surrogate.surrogate_id(surrogate), tuple(float(p) for p in surrogate.hparams)
+
+
+def _derivative(surrogate_id: int, params: Sequence[float]) -> Derivative:
+    """σ′ of registry surrogate ``surrogate_id`` at hyper-parameters ``params``."""
+    spec = _surrogate.spec(_surrogate.available()[surrogate_id])
+    derivative = spec.derivative
+    params = tuple(params)
+    return lambda z: derivative(z, *params)
+
+
+def _check_x_v(x_seq: object, v_init: object, name: str = "v_init") -> tuple[Tensor, Tensor]:
+    x_seq = check_floating_tensor(x_seq, "x_seq")
+    if x_seq.dim() < 2:
+        raise ValueError(f"x_seq must have shape [T, *neurons] with at least 2 dimensions, got "
+                         f"shape {tuple(x_seq.shape)}")
+    if x_seq.shape[0] < 1:
+        raise ValueError("x_seq must have at least one time step (T >= 1)")
+    v_init = check_floating_tensor(v_init, name)
+    if v_init.device != x_seq.device:
+        raise ValueError(f"{name} is on {v_init.device} but x_seq is on {x_seq.device}")
+    shape = x_seq.shape[1:]
+    try:
+        v0 = v_init.expand(shape)
+    except RuntimeError:
+        raise ValueError(f"{name} of shape {tuple(v_init.shape)} does not broadcast to the "
+                         f"neuron shape {tuple(shape)} of x_seq") from None
+    return x_seq, v0
+
+
+def _compute_dtype(*dtypes: torch.dtype) -> torch.dtype:
+    out = torch.float32
+    for d in dtypes:
+        out = torch.promote_types(out, d)
+    return out
+
+
+def _reset_value(v_reset: float | None, name: str = "v_reset") -> float | None:
+    return None if v_reset is None else check_real(name, v_reset)
+
+
+# --------------------------------------------------------------------------------------------
+# shared pieces: reset (forward) and its derivative (backward)
+
+
+class _Resetter:
+    """Per-step fire + reset into preallocated buffers; ``spike`` is float in the compute dtype."""
+
+    def __init__(self, like: Tensor, v_threshold: float, v_reset: float | None) -> None:
+        self.vth = v_threshold
+        self.vr = v_reset
+        self.mask = None if v_reset is None else torch.empty(like.shape[1:], dtype=torch.bool,
+                                                             device=like.device)
+        self.vr_t = None if v_reset is None else torch.tensor(v_reset, dtype=like.dtype,
+                                                              device=like.device)
+
+    def __call__(self, h: Tensor, spike_out: Tensor, v_out: Tensor) -> None:
+        if self.vr is None:
+            torch.ge(h, self.vth, out=spike_out)
+            torch.add(h, spike_out, alpha=-self.vth, out=v_out)
+        else:
+            torch.ge(h, self.vth, out=self.mask)
+            torch.where(self.mask, self.vr_t, h, out=v_out)
+            spike_out.copy_(self.mask)
+
+
+def _reset_all(h: Tensor, v_threshold: float, v_reset: float | None) -> Tensor:
+    """The post-reset potential for every entry of ``h`` (vectorised)."""
+    fired = h >= v_threshold
+    if v_reset is None:
+        return torch.where(fired, h - v_threshold, h)
+    return torch.where(fired, torch.full_like(h, v_reset), h)
+
+
+def _v_prev(h_seq: Tensor, v0: Tensor, v_threshold: float, v_reset: float | None) -> Tensor:
+    """:math:`V_{t-1}` for t = 0..T-1, recomputed from ``h_seq`` and ``v_init``."""
+    out = torch.empty_like(h_seq)
+    out[0] = v0
+    if h_seq.shape[0] > 1:
+        out[1:] = _reset_all(h_seq[:-1], v_threshold, v_reset)
+    return out
+
+
+def _reset_grad(h_seq: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
+                detach_reset: bool) -> Tensor | None:
+    """:math:`∂V_t/∂H_t` for all t (None means the constant 1)."""
+    if v_reset is None:
+        return None if detach_reset else torch.mul(g, -v_threshold).add_(1.0)
+    below = (h_seq < v_threshold).to(h_seq.dtype)
+    if detach_reset:
+        return below
+    return torch.addcmul(below, torch.sub(v_reset, h_seq), g)
+
+
+def _direct_terms(grad_spike: Tensor | None, grad_v: Tensor | None, g: Tensor,
+                  dvdh: Tensor | None, ct: torch.dtype) -> Tensor:
+    r""":math:`c_t = (∂L/∂S_t) g_t + (∂L/∂V_t)_{direct} ∂V_t/∂H_t` for all t (a fresh tensor)."""
+    c = torch.zeros_like(g) if grad_spike is None else grad_spike.to(ct) * g
+    if grad_v is not None:
+        gv = grad_v.to(ct)
+        if dvdh is None:
+            c.add_(gv)
+        else:
+            c.addcmul_(gv, dvdh)
+    return c
+
+
+def _recurrence(c: Tensor, m: Tensor | float) -> Tensor:
+    r"""In place: :math:`\delta_t = c_t + m_t \delta_{t+1}`, t = T-2..0 (``m`` tensor or scalar)."""
+    for t in range(c.shape[0] - 2, -1, -1):
+        if isinstance(m, Tensor):
+            torch.addcmul(c[t], m[t], c[t + 1], out=c[t])
+        elif m != 0.0:
+            torch.add(c[t], c[t + 1], alpha=m, out=c[t])
+    return c
+
+
+# --------------------------------------------------------------------------------------------
+# IF / LIF / PLIF
+
+
+def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_threshold: float,
+                 v_reset: float | None) -> tuple[Tensor, Tensor, Tensor]:
+    """(spike_seq, v_seq, h_seq) in the compute dtype; no autograd recording."""
+    ct = _compute_dtype(x_seq.dtype, v0.dtype)
+    with torch.no_grad():
+        x = x_seq.to(ct)
+        vr = 0.0 if v_reset is None else v_reset
+        # the input part of the charge, for all t at once: k X_t + k V_r (or X_t + k V_r)
+        if decay_input:
+            drive = torch.mul(x, k)
+        else:
+            drive = x if (k == 0.0 or vr == 0.0) else x.clone()
+        if k != 0.0 and vr != 0.0:
+            drive = drive.add_(k * vr) if drive is not x else drive + k * vr
+        beta = 1.0 - k
+        h_seq = torch.empty_like(x)
+        v_seq = torch.empty_like(x)
+        spike = torch.empty_like(x)
+        fire = _Resetter(x, v_threshold, v_reset)
+        v = v0.to(ct)
+        for t in range(x.shape[0]):
+            h = h_seq[t]
+            if beta == 1.0:
+                torch.add(drive[t], v, out=h)
+            else:
+                torch.add(drive[t], v, alpha=beta, out=h)
+            fire(h, spike[t], v_seq[t])
+            v = v_seq[t]
+    return spike, v_seq, h_seq
+
+
+def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, v0: Tensor,
+                  k: float, decay_input: bool, v_threshold: float, v_reset: float | None,
+                  detach_reset: bool, derivative: Derivative, need_k: bool
+                  ) -> tuple[Tensor, Tensor, Tensor | None]:
+    r"""(δ·∂H/∂X, δ_0·∂H_0/∂V_{-1}, dL/dk or None), all in the compute dtype."""
+    ct = h_seq.dtype
+    g = derivative(h_seq - v_threshold).to(ct)
+    dvdh = _reset_grad(h_seq, g, v_threshold, v_reset, detach_reset)
+    delta = _direct_terms(grad_spike, grad_v, g, dvdh, ct)
+    beta = 1.0 - k
+    if dvdh is None:
+        _recurrence(delta, beta)
+    else:
+        _recurrence(delta, dvdh.mul_(beta) if beta != 1.0 else dvdh)
+    grad_v0 = delta[0] * beta
+    grad_k = None
+    if need_k:
+        vr = 0.0 if v_reset is None else v_reset
+        v_prev = _v_prev(h_seq, v0.to(ct), v_threshold, v_reset)
+        if decay_input:
+            # X_t - (V_{t-1} - V_r) = (H_t - V_{t-1}) / k: x_seq is not saved
+            grad_k = torch.sum(delta * (h_seq - v_prev)) / k
+        else:
+            grad_k = -torch.sum(delta * (v_prev - vr))
+    grad_x = delta * k if decay_input else delta
+    return grad_x, grad_v0, grad_k
+
+
+class _LIFMultiStep(torch.autograd.Function):
+    """The LIF loop as one autograd node (eager path); see the module docstring for the math."""
+
+    @staticmethod
+    def forward(x_seq: Tensor, v0: Tensor, decay: Tensor | float, decay_input: bool,
+                v_threshold: float, v_reset: float | None, detach_reset: bool,
+                surrogate_id: int, params: tuple[float, ...]) -> tuple[Tensor, ...]:
+        k = float(decay)
+        spike, v_seq, h_seq = _lif_forward(x_seq, v0, k, decay_input, v_threshold, v_reset)
+        return spike.to(x_seq.dtype), v_seq.to(torch.promote_types(x_seq.dtype, v0.dtype)), h_seq
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        x_seq, v0, decay, decay_input, v_threshold, v_reset, detach_reset, sid, params = inputs
+        h_seq = output[2]
+        ctx.mark_non_differentiable(h_seq)
+        ctx.set_materialize_grads(False)
+        need_k = isinstance(decay, Tensor) and ctx.needs_input_grad[2]
+        # v_init is needed only to recompute V_{-1} for dL/dk
+        ctx.save_for_backward(h_seq, v0 if need_k else None)
+        ctx.config = (float(decay), decay_input, v_threshold, v_reset, detach_reset, sid, params)
+        ctx.dtypes = (x_seq.dtype, v0.dtype, decay.dtype if isinstance(decay, Tensor) else None)
+
+    @staticmethod
+    def backward(ctx: Any, grad_spike: Tensor | None, grad_v: Tensor | None,
+                 _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
+        h_seq, v0 = ctx.saved_tensors
+        k, decay_input, v_threshold, v_reset, detach_reset, sid, params = ctx.config
+        need_x, need_v, need_k = ctx.needs_input_grad[:3]
+        none = (None,) * 6
+        if grad_spike is None and grad_v is None:
+            return (None, None, None, *none)
+        grad_x, grad_v0, grad_k = _lif_backward(
+            grad_spike, grad_v, h_seq, v0, k, decay_input, v_threshold, v_reset, detach_reset,
+            _derivative(sid, params), need_k and v0 is not None)
+        x_dtype, v_dtype, k_dtype = ctx.dtypes
+        return (grad_x.to(x_dtype) if need_x else None,
+                grad_v0.to(v_dtype) if need_v else None,
+                grad_k.to(k_dtype) if (need_k and grad_k is not None) else None, *none)
+
+
+# custom operator: the same path, traceable by torch.compile ----------------------------------
+
+
+@torch.library.custom_op("sgcourse::lif_multistep_fused", mutates_args=())
+def _lif_op(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool, v_threshold: float,
+            v_reset: float | None, detach_reset: bool, surrogate_id: int,
+            surrogate_params: list[float]) -> tuple[Tensor, Tensor, Tensor]:
+    """Forward of the fused LIF loop: (spike_seq, v_seq, h_seq); ``v_init`` of shape x_seq[0]."""
+    spike, v_seq, h_seq = _lif_forward(x_seq, v_init, float(decay), decay_input, v_threshold,
+                                       v_reset)
+    return (spike.to(x_seq.dtype), v_seq.to(torch.promote_types(x_seq.dtype, v_init.dtype)),
+            h_seq)
+
+
+@_lif_op.register_fake
+def _(x_seq, v_init, decay, decay_input, v_threshold, v_reset, detach_reset, surrogate_id,
+      surrogate_params):
+    ct = _compute_dtype(x_seq.dtype, v_init.dtype)
+    return (torch.empty_like(x_seq),
+            torch.empty_like(x_seq, dtype=torch.promote_types(x_seq.dtype, v_init.dtype)),
+            torch.empty_like(x_seq, dtype=ct))
+
+
+@torch.library.custom_op("sgcourse::lif_multistep_fused_backward", mutates_args=())
+def _lif_op_backward(grad_spike: Tensor, grad_v: Tensor, h_seq: Tensor, v_init: Tensor,
+                     decay: Tensor, decay_input: bool, v_threshold: float, v_reset: float | None,
+                     detach_reset: bool, surrogate_id: int, surrogate_params: list[float],
+                     need_k: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Backward of ``lif_multistep_fused``: (grad_x, grad_v_init, grad_decay)."""
+    grad_x, grad_v0, grad_k = _lif_backward(
+        grad_spike, grad_v, h_seq, v_init, float(decay), decay_input, v_threshold, v_reset,
+        detach_reset, _derivative(surrogate_id, surrogate_params), need_k)
+    if grad_k is None:
+        grad_k = torch.zeros((), dtype=h_seq.dtype, device=h_seq.device)
+    return (grad_x.to(grad_spike.dtype), grad_v0.to(v_init.dtype),
+            grad_k.reshape(decay.shape).to(decay.dtype))
+
+
+@_lif_op_backward.register_fake
+def _(grad_spike, grad_v, h_seq, v_init, decay, decay_input, v_threshold, v_reset, detach_reset,
+      surrogate_id, surrogate_params, need_k):
+    return (torch.empty_like(grad_spike), torch.empty_like(v_init), torch.empty_like(decay))
+
+
+def _lif_op_setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+    x_seq, v_init, decay, *config = inputs
+    ctx.mark_non_differentiable(output[2])
+    ctx.save_for_backward(output[2], v_init, decay)
+    ctx.config = tuple(config)
+    ctx.x_dtype = x_seq.dtype
+
+
+def _lif_op_autograd(ctx: Any, grad_spike: Tensor | None, grad_v: Tensor | None,
+                     _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
+    h_seq, v_init, decay = ctx.saved_tensors
+    decay_input, v_threshold, v_reset, detach_reset, sid, params = ctx.config
+    if grad_spike is None:
+        grad_spike = torch.zeros_like(h_seq, dtype=ctx.x_dtype)
+    if grad_v is None:
+        grad_v = torch.zeros_like(h_seq)
+    grad_x, grad_v0, grad_k = torch.ops.sgcourse.lif_multistep_fused_backward(
+        grad_spike, grad_v, h_seq, v_init, decay, decay_input, v_threshold, v_reset,
+        detach_reset, sid, params, bool(ctx.needs_input_grad[2]))
+    return (grad_x if ctx.needs_input_grad[0] else None,
+            grad_v0 if ctx.needs_input_grad[1] else None,
+            grad_k if ctx.needs_input_grad[2] else None,
+            None, None, None, None, None, None)
+
+
+_lif_op.register_autograd(_lif_op_autograd, setup_context=_lif_op_setup_context)
+
+
+def _check_decay(decay: object) -> Tensor | float:
+    if isinstance(decay, Tensor):
+        if decay.numel() != 1:
+            raise ValueError(f"decay must be a float or a 0-dim tensor, got a tensor of shape "
+                             f"{tuple(decay.shape)}")
+        check_floating_tensor(decay, "decay")
+        return decay.reshape(())
+    k = check_real("decay", decay)
+    if not 0.0 <= k <= 1.0:
+        raise ValueError(f"decay must be in [0, 1] (k = 1/tau), got {k}")
+    return k
+
+
+def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay_input: bool,
+                  v_threshold: float, v_reset: float | None, detach_reset: bool,
+                  surrogate: _surrogate.Surrogate, use_custom_op: bool | None = None
+                  ) -> tuple[Tensor, Tensor]:
+    r"""Fused multi-step IF / LIF / ParametricLIF: ``(spike_seq, v_seq)``, both ``[T, ...]``.
+
+    ``decay`` is :math:`k = 1/\tau` (a float; 0 with ``decay_input=False`` gives IF) or a 0-dim
+    tensor that may require grad (ParametricLIF, :math:`k = \mathrm{sigmoid}(w)`). With
+    :math:`V_r` = ``v_reset`` (0 for the soft reset ``v_reset=None``):
+
+    .. math::
+
+        H_t = \begin{cases} V_{t-1} + k\,(X_t - (V_{t-1} - V_r)) & \text{decay\_input} \\
+              V_{t-1} - k\,(V_{t-1} - V_r) + X_t & \text{otherwise} \end{cases},\qquad
+        S_t = \Theta(H_t - V_{th}),
+
+    then the hard or soft reset (module docstring). ``v_seq`` holds the post-reset :math:`V_t`.
+    The backward pass is the hand-written BPTT of the module docstring; only ``h_seq`` is saved
+    (and ``v_init`` when ``decay`` requires grad). Gradients flow to ``x_seq``, ``v_init`` and a
+    tensor ``decay`` (summed over time and neurons).
+
+    ``use_custom_op``: route through ``torch.ops.sgcourse.lif_multistep_fused`` (default: only
+    while ``torch.compile`` traces; the eager path uses an autograd Function with less overhead).
+    """
+    x_seq, v0 = _check_x_v(x_seq, v_init)
+    k = _check_decay(decay)
+    decay_input = check_bool("decay_input", decay_input)
+    detach_reset = check_bool("detach_reset", detach_reset)
+    v_threshold = check_real("v_threshold", v_threshold)
+    v_reset = _reset_value(v_reset)
+    sid, params = _check_surrogate(surrogate)
+    if use_custom_op is None:
+        use_custom_op = torch.compiler.is_compiling()
+    if use_custom_op:
+        k_t = k if isinstance(k, Tensor) else torch.tensor(k, dtype=torch.float64)
+        spike, v_seq, _ = torch.ops.sgcourse.lif_multistep_fused(
+            x_seq, v0, k_t, decay_input, v_threshold, v_reset, detach_reset, sid, list(params))
+        return spike, v_seq
+    spike, v_seq, _ = _LIFMultiStep.apply(x_seq, v0, k, decay_input, v_threshold, v_reset,
+                                          detach_reset, sid, params)
+    return spike, v_seq
+
+
+# --------------------------------------------------------------------------------------------
+# QIF / EIF: one state, a non-linear charge; ∂H/∂V depends on V_{t-1}
+
+
+def _qif_charge_grad(v_prev: Tensor, k: float, a0: float, v_rest: float, v_c: float) -> Tensor:
+    r""":math:`∂H/∂V = 1 + k a_0 (2V - V_{rest} - V_c)` for all t."""
+    return torch.mul(v_prev, 2.0 * k * a0).add_(1.0 - k * a0 * (v_rest + v_c))
+
+
+def _eif_charge_grad(v_prev: Tensor, k: float, delta_t: float, theta_rh: float) -> Tensor:
+    r""":math:`∂H/∂V = 1 - k + k e^{(V - \theta_{rh})/\Delta_T}` for all t."""
+    return torch.sub(v_prev, theta_rh).div_(delta_t).exp_().mul_(k).add_(1.0 - k)
+
+
+def _nonlinear_forward(kind: str, x_seq: Tensor, v0: Tensor, p: tuple[float, ...],
+                       v_threshold: float, v_reset: float | None
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+    ct = _compute_dtype(x_seq.dtype, v0.dtype)
+    with torch.no_grad():
+        x = x_seq.to(ct)
+        h_seq, v_seq, spike = (torch.empty_like(x) for _ in range(3))
+        fire = _Resetter(x, v_threshold, v_reset)
+        tmp, tmp2 = torch.empty_like(x[0]), torch.empty_like(x[0])
+        v = v0.to(ct)
+        if kind == "qif":
+            k, a0, v_rest, v_c = p
+            drive = torch.mul(x, k)
+            for t in range(x.shape[0]):
+                h = h_seq[t]
+                torch.sub(v, v_rest, out=tmp)
+                torch.sub(v, v_c, out=tmp2)
+                torch.addcmul(v, tmp, tmp2, value=k * a0, out=h)
+                h.add_(drive[t])
+                fire(h, spike[t], v_seq[t])
+                v = v_seq[t]
+        else:  # eif
+            k, delta_t, theta_rh, v_rest = p
+            drive = torch.add(x, v_rest).mul_(k)
+            for t in range(x.shape[0]):
+                h = h_seq[t]
+                torch.sub(v, theta_rh, out=tmp)
+                tmp.div_(delta_t).exp_()
+                torch.add(drive[t], v, alpha=1.0 - k, out=h)
+                h.add_(tmp, alpha=k * delta_t)
+                fire(h, spike[t], v_seq[t])
+                v = v_seq[t]
+    return spike, v_seq, h_seq
+
+
+class _NonlinearMultiStep(torch.autograd.Function):
+    """QIF / EIF loop as one autograd node; saves ``h_seq`` and ``v_init``."""
+
+    @staticmethod
+    def forward(x_seq: Tensor, v0: Tensor, kind: str, p: tuple[float, ...], v_threshold: float,
+                v_reset: float | None, detach_reset: bool, surrogate_id: int,
+                params: tuple[float, ...]) -> tuple[Tensor, ...]:
+        spike, v_seq, h_seq = _nonlinear_forward(kind, x_seq, v0, p, v_threshold, v_reset)
+        return spike.to(x_seq.dtype), v_seq.to(torch.promote_types(x_seq.dtype, v0.dtype)), h_seq
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        x_seq, v0, *config = inputs
+        ctx.mark_non_differentiable(output[2])
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(output[2], v0)
+        ctx.config = tuple(config)
+        ctx.dtypes = (x_seq.dtype, v0.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_spike: Tensor | None, grad_v: Tensor | None,
+                 _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
+        none = (None,) * 7
+        if grad_spike is None and grad_v is None:
+            return (None, None, *none)
+        h_seq, v0 = ctx.saved_tensors
+        kind, p, v_threshold, v_reset, detach_reset, sid, params = ctx.config
+        ct = h_seq.dtype
+        g = _derivative(sid, params)(h_seq - v_threshold).to(ct)
+        dvdh = _reset_grad(h_seq, g, v_threshold, v_reset, detach_reset)
+        delta = _direct_terms(grad_spike, grad_v, g, dvdh, ct)
+        v_prev = _v_prev(h_seq, v0.to(ct), v_threshold, v_reset)
+        k = p[0]
+        if kind == "qif":
+            dhdv = _qif_charge_grad(v_prev, k, p[1], p[2], p[3])
+        else:
+            dhdv = _eif_charge_grad(v_prev, k, p[1], p[2])
+        m = dhdv[1:] if dvdh is None else dhdv[1:].mul(dvdh[:-1])
+        _recurrence(delta, m)
+        need_x, need_v = ctx.needs_input_grad[:2]
+        x_dtype, v_dtype = ctx.dtypes
+        grad_x = (delta * k).to(x_dtype) if need_x else None
+        grad_v0 = (delta[0] * dhdv[0]).to(v_dtype) if need_v else None
+        return (grad_x, grad_v0, *none)
+
+
+def _neuron_args(v_threshold: object, v_reset: object, detach_reset: object,
+                 surrogate: object) -> tuple[float, float | None, bool, int, tuple[float, ...]]:
+    sid, params = _check_surrogate(surrogate)
+    return (check_real("v_threshold", v_threshold), _reset_value(v_reset),
+            check_bool("detach_reset", detach_reset), sid, params)
+
+
+def qif_multistep(x_seq: Tensor, v_init: Tensor, *, tau: float, v_c: float, a0: float,
+                  v_rest: float, v_threshold: float, v_reset: float | None, detach_reset: bool,
+                  surrogate: _surrogate.Surrogate) -> tuple[Tensor, Tensor]:
+    r"""Fused multi-step quadratic integrate-and-fire: ``(spike_seq, v_seq)``.
+
+    .. math::
+
+        H_t = V_{t-1} + \frac{1}{\tau}\bigl(X_t + a_0 (V_{t-1} - V_{rest})(V_{t-1} - V_c)\bigr),
+        \qquad S_t = \Theta(H_t - V_{th}),
+
+    then the hard (``v_reset`` a number) or soft (``None``) reset. BPTT with
+    :math:`∂H_t/∂V_{t-1} = 1 + a_0(2V_{t-1} - V_{rest} - V_c)/\tau` and :math:`∂H_t/∂X_t = 1/\tau`;
+    :math:`dL/dV_{init} = \delta_0\,∂H_0/∂V_{-1}`. Saves ``h_seq`` and ``v_init``.
+    ``tau`` > 0 (SpikingJelly asserts > 1), ``a0`` > 0.
+    """
+    x_seq, v0 = _check_x_v(x_seq, v_init)
+    k = 1.0 / check_real("tau", tau, _POSITIVE)
+    p = (k, check_real("a0", a0, _POSITIVE), check_real("v_rest", v_rest),
+         check_real("v_c", v_c))
+    spike, v_seq, _ = _NonlinearMultiStep.apply(
+        x_seq, v0, "qif", p, *_neuron_args(v_threshold, v_reset, detach_reset, surrogate))
+    return spike, v_seq
+
+
+def eif_multistep(x_seq: Tensor, v_init: Tensor, *, tau: float, delta_t: float, theta_rh: float,
+                  v_rest: float, v_threshold: float, v_reset: float | None, detach_reset: bool,
+                  surrogate: _surrogate.Surrogate) -> tuple[Tensor, Tensor]:
+    r"""Fused multi-step exponential integrate-and-fire: ``(spike_seq, v_seq)``.
+
+    .. math::
+
+        H_t = V_{t-1} + \frac{1}{\tau}\Bigl(X_t + V_{rest} - V_{t-1}
+              + \Delta_T \exp\frac{V_{t-1} - \theta_{rh}}{\Delta_T}\Bigr),
+        \qquad S_t = \Theta(H_t - V_{th}),
+
+    then the hard or soft reset. BPTT with :math:`∂H_t/∂V_{t-1} = 1 - 1/\tau +
+    e^{(V_{t-1} - \theta_{rh})/\Delta_T}/\tau` and :math:`∂H_t/∂X_t = 1/\tau`;
+    :math:`dL/dV_{init} = \delta_0\,∂H_0/∂V_{-1}`. Saves ``h_seq`` and ``v_init``.
+    """
+    x_seq, v0 = _check_x_v(x_seq, v_init)
+    k = 1.0 / check_real("tau", tau, _POSITIVE)
+    p = (k, check_real("delta_t", delta_t, _POSITIVE), check_real("theta_rh", theta_rh),
+         check_real("v_rest", v_rest))
+    spike, v_seq, _ = _NonlinearMultiStep.apply(
+        x_seq, v0, "eif", p, *_neuron_args(v_threshold, v_reset, detach_reset, surrogate))
+    return spike, v_seq
+
+
+# --------------------------------------------------------------------------------------------
+# Izhikevich: two states (V, W)
+
+
+def _izhikevich_forward(x_seq: Tensor, v0: Tensor, w0: Tensor, p: tuple[float, ...],
+                        v_threshold: float, v_reset: float | None
+                        ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    k, a0, v_rest, v_c, lam, a_w, b = p  # lam = 1 - 1/tau_w, a_w = a / tau_w
+    ct = _compute_dtype(x_seq.dtype, v0.dtype, w0.dtype)
+    with torch.no_grad():
+        x = x_seq.to(ct)
+        h_seq, v_seq, w_seq, spike = (torch.empty_like(x) for _ in range(4))
+        fire = _Resetter(x, v_threshold, v_reset)
+        tmp, tmp2 = torch.empty_like(x[0]), torch.empty_like(x[0])
+        drive = torch.mul(x, k)
+        v, w = v0.to(ct), w0.to(ct)
+        for t in range(x.shape[0]):
+            h = h_seq[t]
+            torch.sub(v, v_rest, out=tmp)
+            torch.sub(v, v_c, out=tmp2)
+            torch.addcmul(v, tmp, tmp2, value=k * a0, out=h)
+            h.add_(drive[t]).sub_(w, alpha=k)
+            fire(h, spike[t], v_seq[t])
+            # W_t = lam W + a_w (H - V_rest) + b S
+            w_t = w_seq[t]
+            torch.sub(h, v_rest, out=tmp)
+            torch.mul(w, lam, out=w_t)
+            w_t.add_(tmp, alpha=a_w)
+            if b != 0.0:
+                w_t.add_(spike[t], alpha=b)
+            v, w = v_seq[t], w_t
+    return spike, v_seq, w_seq, h_seq
+
+
+class _IzhikevichMultiStep(torch.autograd.Function):
+    """Izhikevich loop as one autograd node; saves ``h_seq`` and ``v_init``."""
+
+    @staticmethod
+    def forward(x_seq: Tensor, v0: Tensor, w0: Tensor, p: tuple[float, ...], v_threshold: float,
+                v_reset: float | None, detach_reset: bool, surrogate_id: int,
+                params: tuple[float, ...]) -> tuple[Tensor, ...]:
+        spike, v_seq, w_seq, h_seq = _izhikevich_forward(x_seq, v0, w0, p, v_threshold, v_reset)
+        st = torch.promote_types(x_seq.dtype, v0.dtype)
+        return (spike.to(x_seq.dtype), v_seq.to(st),
+                w_seq.to(torch.promote_types(x_seq.dtype, w0.dtype)), h_seq)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
+        x_seq, v0, w0, *config = inputs
+        ctx.mark_non_differentiable(output[3])
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(output[3], v0)
+        ctx.config = tuple(config)
+        ctx.dtypes = (x_seq.dtype, v0.dtype, w0.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_spike: Tensor | None, grad_v: Tensor | None,
+                 grad_w: Tensor | None, _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
+        none = (None,) * 6
+        if grad_spike is None and grad_v is None and grad_w is None:
+            return (None, None, None, *none)
+        h_seq, v0 = ctx.saved_tensors
+        p, v_threshold, v_reset, detach_reset, sid, params = ctx.config
+        k, a0, v_rest, v_c, lam, a_w, b = p
+        ct = h_seq.dtype
+        g = _derivative(sid, params)(h_seq - v_threshold).to(ct)
+        if v_reset is not None and detach_reset:
+            # quirk: (1 - Ŝ) H + S V_r, the S V_r term keeps its surrogate gradient
+            dvdh = (h_seq < v_threshold).to(ct).add_(g, alpha=v_reset)
+        else:
+            dvdh = _reset_grad(h_seq, g, v_threshold, v_reset, detach_reset)
+        c = _direct_terms(grad_spike, grad_v, g, dvdh, ct)
+        v_prev = _v_prev(h_seq, v0.to(ct), v_threshold, v_reset)
+        dhdv = _qif_charge_grad(v_prev, k, a0, v_rest, v_c)
+        m = dhdv[1:] if dvdh is None else dhdv[1:].mul(dvdh[:-1])
+        q = torch.mul(g, b).add_(a_w)  # ∂(W_t)/∂H_t: a/τ_w + b g_t (the jump is not detached)
+        gw = None if grad_w is None else grad_w.to(ct)
+        T = h_seq.shape[0]
+        omega = torch.zeros_like(h_seq[0]) if gw is None else gw[T - 1].clone()
+        c[T - 1].addcmul_(q[T - 1], omega)
+        nxt = torch.empty_like(omega)
+        for t in range(T - 2, -1, -1):
+            # ω_t = (dL/dW_t)_direct + λ ω_{t+1} − k δ_{t+1}
+            if gw is None:
+                torch.mul(omega, lam, out=nxt)
+            else:
+                torch.add(gw[t], omega, alpha=lam, out=nxt)
+            nxt.sub_(c[t + 1], alpha=k)
+            omega, nxt = nxt, omega
+            # δ_t = c_t + m_t δ_{t+1} + q_t ω_t
+            torch.addcmul(c[t], m[t], c[t + 1], out=c[t])
+            c[t].addcmul_(q[t], omega)
+        need_x, need_v, need_w = ctx.needs_input_grad[:3]
+        x_dtype, v_dtype, w_dtype = ctx.dtypes
+        grad_x = (c * k).to(x_dtype) if need_x else None
+        grad_v0 = (c[0] * dhdv[0]).to(v_dtype) if need_v else None
+        grad_w0 = (omega * lam).sub_(c[0], alpha=k).to(w_dtype) if need_w else None
+        return (grad_x, grad_v0, grad_w0, *none)
+
+
+def izhikevich_multistep(x_seq: Tensor, v_init: Tensor, w_init: Tensor, *, tau: float,
+                         v_c: float, a0: float, v_rest: float, tau_w: float, a: float, b: float,
+                         v_threshold: float, v_reset: float | None, detach_reset: bool,
+                         surrogate: _surrogate.Surrogate) -> tuple[Tensor, Tensor, Tensor]:
+    r"""Fused multi-step Izhikevich neuron: ``(spike_seq, v_seq, w_seq)``.
+
+    Per step, with :math:`V = V_{t-1}`, :math:`W = W_{t-1}`:
+
+    .. math::
+
+        H_t &= V + \tfrac{1}{\tau}\bigl(X_t + a_0 (V - V_{rest})(V - V_c) - W\bigr), \qquad
+        S_t = \Theta(H_t - V_{th}),\\
+        V_t &= (1 - \hat S_t) H_t + S_t V_r \ \text{(hard)} \quad\text{or}\quad
+              H_t - \hat S_t V_{th} \ \text{(soft)},\\
+        W_t &= W + \tfrac{1}{\tau_w}\bigl(a (H_t - V_{rest}) - W\bigr) + b S_t .
+
+    Reference quirks reproduced: :math:`S_t V_r` and :math:`b S_t` use the undetached spike
+    (only the :math:`(1 - \hat S_t)` factor honours ``detach_reset``). BPTT with
+    :math:`\omega_t = dL/dW_t`: :math:`\omega_t = (∂L/∂W_t)_{direct} + (1 - 1/\tau_w)\omega_{t+1}
+    - \delta_{t+1}/\tau` and :math:`\delta_t = (∂L/∂S_t) g_t + \varepsilon_t ∂V_t/∂H_t
+    + (a/\tau_w + b g_t)\omega_t`; :math:`dL/dW_{init} = (1 - 1/\tau_w)\omega_0 - \delta_0/\tau`.
+    Saves ``h_seq`` and ``v_init`` (``W`` enters linearly, so it is not needed in the backward).
+    """
+    x_seq, v0 = _check_x_v(x_seq, v_init)
+    _, w0 = _check_x_v(x_seq, w_init, "w_init")
+    tau_w = check_real("tau_w", tau_w, _POSITIVE)
+    p = (1.0 / check_real("tau", tau, _POSITIVE), check_real("a0", a0, _POSITIVE),
+         check_real("v_rest", v_rest), check_real("v_c", v_c), 1.0 - 1.0 / tau_w,
+         check_real("a", a) / tau_w, check_real("b", b))
+    spike, v_seq, w_seq, _ = _IzhikevichMultiStep.apply(
+        x_seq, v0, w0, p, *_neuron_args(v_threshold, v_reset, detach_reset, surrogate))
+    return spike, v_seq, w_seq
