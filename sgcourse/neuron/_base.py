@@ -1,0 +1,221 @@
+r"""The spiking neuron skeleton: charge → fire → reset, in single-step and multi-step mode.
+
+Every neuron here runs the same discrete-time loop. With :math:`H[t]` the membrane potential
+after charging and :math:`V[t]` the potential after the reset,
+
+.. math::
+
+    H[t] &= f\bigl(V[t-1], X[t]\bigr)                     && \text{charge (per neuron)} \\
+    S[t] &= \Theta\bigl(H[t] - V_{th}\bigr)               && \text{fire} \\
+    V[t] &= \begin{cases}
+        \hat S[t]\, V_{reset} + (1 - \hat S[t])\, H[t] & \text{hard reset (a number)} \\
+        H[t] - \hat S[t]\, V_{th}                    & \text{soft reset (None)}
+    \end{cases}
+
+where :math:`\hat S = S` or, with ``detach_reset=True``, :math:`\hat S = S` with its gradient cut
+(the reset then does not take part in back-propagation). :math:`\Theta` is the Heaviside step
+in the forward pass and the surrogate's smooth :math:`\sigma'` in the backward pass. The state
+starts at :math:`V[-1] = V_{reset}` (hard reset) or 0 (soft reset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+
+from sgcourse import surrogate
+from sgcourse._checks import check_bool, check_floating_tensor, check_real
+from sgcourse.base import MemoryModule, check_sequence
+from sgcourse.neuron import _dispatch
+
+__all__ = ["BaseNode", "torch_multi_step"]
+
+SurrogateFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _surrogate_or_default(surrogate_function: SurrogateFn | None) -> SurrogateFn:
+    if surrogate_function is None:
+        return surrogate.Sigmoid()  # a fresh instance per neuron, never shared
+    if not callable(surrogate_function):
+        raise TypeError("surrogate_function must be a callable (e.g. sgcourse.surrogate."
+                        f"Sigmoid()) or None, got {type(surrogate_function).__name__}")
+    return surrogate_function
+
+
+class BaseNode(MemoryModule):
+    r"""Base class of the spiking neurons: subclasses define :meth:`neuronal_charge`.
+
+    Args:
+        v_threshold: firing threshold :math:`V_{th}`.
+        v_reset: hard-reset value :math:`V_{reset}`, or ``None`` for a soft reset (subtract
+            :math:`V_{th}`). With a hard reset :math:`V_{th} > V_{reset}` is required.
+        surrogate_function: spike function, Heaviside forward and surrogate backward; ``None``
+            gives a fresh :class:`sgcourse.surrogate.Sigmoid` (``alpha=4``) for this neuron.
+        detach_reset: cut the gradient through the reset (:math:`\hat S` above).
+        step_mode: ``'s'`` (input ``[N, *]``) or ``'m'`` (input ``[T, N, *]``).
+        backend: multi-step implementation, one of :attr:`supported_backends`; ``None`` picks
+            ``'fused'`` when it supports the call, otherwise ``'torch'``.
+        store_v_seq: keep ``v_seq``, the post-reset potentials :math:`V[t]` of every step since
+            the last ``reset()``, shape ``[T, N, *]``.
+
+    State: ``v`` (the potential after the last step; a float before the first call).
+    """
+
+    state_names: ClassVar[tuple[str, ...]] = ("v",)
+    """Names of the state memories passed through :meth:`step`; ``'v'`` comes first."""
+
+    def __init__(self, v_threshold: float = 1.0, v_reset: float | None = 0.0,
+                 surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
+                 step_mode: str = "s", backend: str | None = None,
+                 store_v_seq: bool = False) -> None:
+        super().__init__()
+        self.v_threshold = check_real("v_threshold", v_threshold)
+        self.v_reset = None if v_reset is None else check_real("v_reset", v_reset)
+        if self.v_reset is not None and self.v_threshold <= self.v_reset:
+            raise ValueError(f"v_threshold must be greater than v_reset, got v_threshold="
+                             f"{self.v_threshold} and v_reset={self.v_reset}")
+        self.surrogate_function = _surrogate_or_default(surrogate_function)
+        self.detach_reset = check_bool("detach_reset", detach_reset)
+        self.store_v_seq = check_bool("store_v_seq", store_v_seq)
+        self.step_mode = step_mode
+        self.backend = backend
+        self.register_memory("v", self.v_rest_value)
+        self.register_memory("v_seq", None)
+
+    @property
+    def v_rest_value(self) -> float:
+        """The initial potential: ``v_reset`` for a hard reset, 0 for a soft reset."""
+        return 0.0 if self.v_reset is None else self.v_reset
+
+    # ---- backend selection -------------------------------------------------------------------
+    @property
+    def supported_backends(self) -> tuple[str, ...]:
+        """Backends with an implementation for this class in the current ``step_mode``."""
+        return _dispatch.supported_backends(type(self), self.step_mode)
+
+    @property
+    def backend(self) -> str | None:
+        """The chosen multi-step backend, or ``None`` for automatic selection."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str | None) -> None:
+        if value is not None:
+            self._check_backend(value)
+            if value != "torch":
+                _dispatch.load_kernels(value)  # fail now if the package is missing
+        self._backend = value
+
+    def _check_backend(self, value: object) -> None:
+        supported = self.supported_backends
+        if value not in supported:
+            raise ValueError(f"backend {value!r} is not supported by {type(self).__name__} in "
+                             f"step_mode {self.step_mode!r}; supported backends: {supported}")
+
+    def _implementation(self, x_seq: torch.Tensor) -> _dispatch.Implementation:
+        cls = type(self)
+        if self._backend is None:
+            fused = _dispatch.lookup(cls, "m", "fused")
+            if fused is not None and fused.supports(self, x_seq):
+                return fused
+            return _dispatch.lookup(cls, "m", "torch")
+        self._check_backend(self._backend)
+        entry = _dispatch.lookup(cls, "m", self._backend)
+        if not entry.supports(self, x_seq):
+            raise ValueError(f"backend {self._backend!r} of {cls.__name__} does not support this "
+                             f"call (surrogate {type(self.surrogate_function).__name__}, input "
+                             f"dtype {x_seq.dtype} on {x_seq.device}); use backend='torch' or "
+                             f"None (automatic)")
+        return entry
+
+    # ---- the three phases --------------------------------------------------------------------
+    def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """:math:`H[t] = f(V[t-1], X[t])`; each neuron class defines it."""
+        raise NotImplementedError(f"{type(self).__name__} must define neuronal_charge(x, v)")
+
+    def neuronal_fire(self, h: torch.Tensor) -> torch.Tensor:
+        r""":math:`S[t] = \Theta(H[t] - V_{th})`, differentiated with the surrogate."""
+        return self.surrogate_function(h - self.v_threshold)
+
+    def neuronal_reset(self, h: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
+        r"""Hard reset :math:`\hat S V_{reset} + (1-\hat S) H` or soft :math:`H - \hat S V_{th}`."""
+        spike = spike.detach() if self.detach_reset else spike
+        if self.v_reset is None:
+            return h - spike * self.v_threshold
+        return spike * self.v_reset + (1.0 - spike) * h
+
+    def step(self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One time step as a pure function: ``(X[t], state[t-1]) -> (output[t], state[t])``."""
+        (v,) = state
+        h = self.neuronal_charge(x, v)
+        spike = self.neuronal_fire(h)
+        return spike, (self.neuronal_reset(h, spike),)
+
+    # ---- state handling ----------------------------------------------------------------------
+    def _materialize(self, frame: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The state tensors for a frame ``[N, *]``: floats become ``full_like`` tensors; stored
+        tensors must match the frame's shape and device."""
+        state = []
+        for name in self.state_names:
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor):
+                value = torch.full_like(frame, float(value))
+            elif value.shape != frame.shape or value.device != frame.device:
+                raise ValueError(
+                    f"{type(self).__name__}: the stored state {name!r} has shape "
+                    f"{tuple(value.shape)} on {value.device}, but the input step has shape "
+                    f"{tuple(frame.shape)} on {frame.device}. The state of the previous batch is "
+                    f"still there: call sgcourse.functional.reset_net(net) after each batch "
+                    f"(before a new batch of another size, device or sequence)")
+            state.append(value)
+        return tuple(state)
+
+    def _store(self, state: tuple[torch.Tensor, ...], v_seq: torch.Tensor | None) -> None:
+        for name, value in zip(self.state_names, state, strict=True):
+            setattr(self, name, value)
+        if self.store_v_seq:
+            self.v_seq = v_seq if self.v_seq is None else torch.cat((self.v_seq, v_seq))
+
+    # ---- forward -----------------------------------------------------------------------------
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step: ``x`` ``[N, *]`` -> output ``[N, *]`` (spikes for spiking neurons)."""
+        check_floating_tensor(x, "x")
+        out, state = self.step(x, self._materialize(x))
+        self._store(state, state[0].unsqueeze(0) if self.store_v_seq else None)
+        return out
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """All steps: ``x_seq`` ``[T, N, *]`` -> outputs ``[T, N, *]``, through the backend."""
+        check_floating_tensor(check_sequence(x_seq), "x_seq")
+        state = self._materialize(x_seq[0])
+        out_seq, v_seq, state = self._implementation(x_seq).run(self, x_seq, state)
+        self._store(state, v_seq)
+        return out_seq
+
+    def extra_repr(self) -> str:
+        return (f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, "
+                f"detach_reset={self.detach_reset}, step_mode={self.step_mode!r}, "
+                f"backend={self.backend!r}, store_v_seq={self.store_v_seq}")
+
+
+def torch_multi_step(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, ...]
+                     ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+    """The reference backend: :meth:`BaseNode.step` over the frames, autograd through the loop.
+
+    The loop iterates ``x_seq.unbind(0)``: indexing ``x_seq[t]`` inside it would make each
+    backward step zero-fill a whole ``[T, ...]`` gradient (quadratic in T).
+    """
+    outputs, potentials = [], []
+    for x in x_seq.unbind(0):
+        out, state = node.step(x, state)
+        outputs.append(out)
+        if node.store_v_seq:
+            potentials.append(state[0])
+    return torch.stack(outputs), torch.stack(potentials) if potentials else None, state
+
+
+_dispatch.register(BaseNode, "m", "torch", torch_multi_step)
+_dispatch.register(BaseNode, "s", "torch", torch_multi_step)
