@@ -1,0 +1,436 @@
+r"""Triton backend: the whole IF/LIF/ParametricLIF time loop in one kernel, forward and backward.
+
+One Triton program handles a block of neurons and loops over the ``T`` time steps inside the
+kernel, so the membrane potential stays in registers and every tensor is read or written once
+per step. One kernel, specialised by compile-time flags (``decay_input``, hard/soft reset,
+``detach_reset``, surrogate id), covers IF (``k = 0``, no input decay), LIF (``k = 1/τ``) and
+ParametricLIF (``k = sigmoid(w)``, a tensor that receives a gradient).
+
+.. math::
+
+    H_t = \begin{cases} V_{t-1} + k\,(X_t - (V_{t-1} - V_r)) & \text{decay\_input} \\
+                        V_{t-1} - k\,(V_{t-1} - V_r) + X_t & \text{otherwise} \end{cases}
+    \qquad S_t = \Theta(H_t - V_{th})
+
+    V_t = \hat S_t V_r + (1 - \hat S_t) H_t \ \ (\text{hard}), \qquad
+    V_t = H_t - \hat S_t V_{th} \ \ (\text{soft}, V_r = 0), \qquad
+    \hat S_t = \operatorname{sg}(S_t) \text{ if detach\_reset}
+
+The backward kernel runs the BPTT recurrence of :mod:`sgcourse.kernels._triton_kernels` with the
+surrogate derivative :math:`\sigma'` written in Triton for every Heaviside-forward surrogate of
+the registry (:data:`KERNEL_SURROGATES`). State math is float32 for float32, float16 and bfloat16
+inputs; outputs have the input dtype. The forward pass saves only :math:`H` (float32).
+
+The kernels are registered as ``torch.library`` custom ops (``sgcourse::lif_multistep_triton``
+and its ``_backward``), with fake implementations and autograd, so ``torch.compile`` can trace
+through them.
+
+**Requirements.** The Triton package (``pip install 'sgcourse[triton]'``) and a CUDA device —
+or the Triton interpreter, which runs the same kernels (slowly) on CPU tensors: set
+``TRITON_INTERPRET=1`` in the environment, or use :func:`use_interpreter`, which affects only
+these kernels and does not leak into other Triton code in the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from types import ModuleType
+
+import torch
+
+from sgcourse._checks import Domain, check_bool, check_floating_tensor, check_int, check_real
+from sgcourse.surrogate import Surrogate, surrogate_id
+
+__all__ = [
+    "KERNEL_SURROGATES",
+    "SUPPORTED_DTYPES",
+    "interpreting",
+    "lif_multistep",
+    "supports",
+    "use_interpreter",
+]
+
+Tensor = torch.Tensor
+
+#: Surrogates whose σ′ is written in ``_triton_kernels.surrogate_grad``: name → registry id.
+#: ``supports`` also checks that the registry still gives the same id, so reordering the
+#: registry cannot make a kernel silently use the wrong formula.
+KERNEL_SURROGATES: dict[str, int] = {
+    "sigmoid": 0,
+    "atan": 1,
+    "piecewise_quadratic": 2,
+    "piecewise_exp": 3,
+    "soft_sign": 4,
+    "super_spike": 5,
+    "erf": 6,
+    "nonzero_sign_log_abs": 7,
+    "piecewise_leaky_relu": 8,
+    "squarewave_fourier_series": 9,
+    "s2nn": 10,
+    "q_pseudo_spike": 11,
+    "leaky_k_relu": 12,
+    "fake_numerical_gradient": 13,
+    "log_tailed_relu": 14,
+    "rect": 15,
+    "deterministic_pass": 16,
+}
+
+#: Input dtypes the kernels accept (state math is float32 in every case).
+SUPPORTED_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
+
+_UNIT_INTERVAL = Domain("a finite number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
+_INSTALL_HINT = "install it with `pip install 'sgcourse[triton]'` (Linux x86-64)"
+
+# --------------------------------------------------------------------------------------------
+# Lazy loading of Triton and of the kernels (compiled, or interpreted for CPU tensors)
+# --------------------------------------------------------------------------------------------
+
+_LOCK = threading.Lock()
+_KERNEL_MODULES: dict[bool, ModuleType] = {}
+_KERNEL_SOURCE = "sgcourse.kernels._triton_kernels"
+_interpret_override: bool | None = None
+
+
+def _triton_import_error() -> ImportError | None:
+    """None if ``import triton`` works, else the original ImportError."""
+    try:
+        import triton  # noqa: F401
+    except ImportError as err:
+        return err
+    return None
+
+
+@contextlib.contextmanager
+def _triton_interpret_flag(enabled: bool) -> Iterator[None]:
+    """Triton decides compiled vs interpreted when ``@triton.jit`` runs: set the flag only then."""
+    import triton
+
+    knobs = getattr(triton, "knobs", None)
+    saved = os.environ.get("TRITON_INTERPRET")
+    scope = knobs.runtime.scope() if knobs is not None else contextlib.nullcontext()
+    try:
+        with scope:
+            if knobs is not None:
+                knobs.runtime.interpret = enabled
+            os.environ["TRITON_INTERPRET"] = "1" if enabled else "0"
+            yield
+    finally:
+        if saved is None:
+            os.environ.pop("TRITON_INTERPRET", None)
+        else:
+            os.environ["TRITON_INTERPRET"] = saved
+
+
+def _kernels(interpret: bool) -> ModuleType:
+    """The kernel module, compiled (``interpret=False``) or as Triton-interpreter functions.
+
+    The interpreted kernels are a second, separately named copy of the same source file, so both
+    can live in one process and neither changes how other code's ``@triton.jit`` behaves.
+    """
+    with _LOCK:
+        module = _KERNEL_MODULES.get(interpret)
+        if module is not None:
+            return module
+        with _triton_interpret_flag(interpret):
+            if not interpret:
+                module = importlib.import_module(_KERNEL_SOURCE)
+            else:
+                name = _KERNEL_SOURCE + "_interpreted"
+                origin = importlib.util.find_spec(_KERNEL_SOURCE).origin  # type: ignore[union-attr]
+                spec = importlib.util.spec_from_file_location(name, origin)
+                module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+                sys.modules[name] = module
+                spec.loader.exec_module(module)  # type: ignore[union-attr]
+        _KERNEL_MODULES[interpret] = module
+        return module
+
+
+@contextlib.contextmanager
+def use_interpreter(enabled: bool = True) -> Iterator[None]:
+    """Run these kernels in the Triton interpreter (on CPU tensors) inside the ``with`` block.
+
+    Unlike ``TRITON_INTERPRET=1``, this does not change any other Triton code in the process.
+    """
+    global _interpret_override
+    previous = _interpret_override
+    _interpret_override = check_bool("enabled", enabled)
+    try:
+        yield
+    finally:
+        _interpret_override = previous
+
+
+def interpreting() -> bool:
+    """Whether the kernels run in the Triton interpreter (:func:`use_interpreter` or the
+    ``TRITON_INTERPRET=1`` environment variable)."""
+    if _interpret_override is not None:
+        return _interpret_override
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _default_block(n: int) -> int:
+    """Neurons per program: 1024, halved (down to 128) while there would be < 512 programs."""
+    block = 1024
+    while block > 128 and -(-n // block) < 512:
+        block //= 2
+    return block
+
+
+def _num_warps(block: int) -> int:
+    return max(1, min(8, block // 256))
+
+
+# --------------------------------------------------------------------------------------------
+# Custom ops
+# --------------------------------------------------------------------------------------------
+
+_FWD_SCHEMA = (
+    "(Tensor x_seq, Tensor v_init, Tensor decay, bool decay_input, bool hard_reset, "
+    "float v_threshold, float v_reset, bool detach_reset, int surrogate, float sg_p0, "
+    "float sg_p1, int sg_n, int block_size, bool interpret) -> (Tensor, Tensor, Tensor)"
+)
+_BWD_SCHEMA = (
+    "(Tensor? grad_spike, Tensor? grad_v, Tensor? grad_h, Tensor h_seq, Tensor x_seq, "
+    "Tensor v_init, Tensor decay, bool decay_input, bool hard_reset, float v_threshold, "
+    "float v_reset, bool detach_reset, int surrogate, float sg_p0, float sg_p1, int sg_n, "
+    "int block_size, bool interpret, bool need_grad_decay) -> (Tensor, Tensor, Tensor)"
+)
+
+
+@torch.library.custom_op("sgcourse::lif_multistep_triton", mutates_args=(), schema=_FWD_SCHEMA)
+def _forward_op(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
+                hard_reset: bool, v_threshold: float, v_reset: float, detach_reset: bool,
+                surrogate: int, sg_p0: float, sg_p1: float, sg_n: int, block_size: int,
+                interpret: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """(spike_seq, v_seq, h_seq): h_seq is the float32 charged potential saved for backward."""
+    steps = x_seq.shape[0]
+    n = x_seq.numel() // steps
+    x = x_seq.contiguous()
+    spike = torch.empty_like(x)
+    v_seq = torch.empty_like(x)
+    h_seq = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+    if n > 0:
+        kernel = _kernels(interpret).lif_forward_kernel
+        kernel[(-(-n // block_size),)](
+            x, v_init.contiguous(), decay, spike, v_seq, h_seq, n, steps, v_threshold, v_reset,
+            DECAY_INPUT=decay_input, HARD_RESET=hard_reset, BLOCK=block_size,
+            num_warps=_num_warps(block_size))
+    return spike, v_seq, h_seq
+
+
+@_forward_op.register_fake
+def _forward_fake(x_seq: Tensor, v_init: Tensor, decay: Tensor, *args: object
+                  ) -> tuple[Tensor, Tensor, Tensor]:
+    return (torch.empty_like(x_seq), torch.empty_like(x_seq),
+            torch.empty_like(x_seq, dtype=torch.float32))
+
+
+@torch.library.custom_op("sgcourse::lif_multistep_triton_backward", mutates_args=(),
+                         schema=_BWD_SCHEMA)
+def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tensor | None,
+                 h_seq: Tensor, x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
+                 hard_reset: bool, v_threshold: float, v_reset: float, detach_reset: bool,
+                 surrogate: int, sg_p0: float, sg_p1: float, sg_n: int, block_size: int,
+                 interpret: bool, need_grad_decay: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """(grad_x_seq, grad_v_init, grad_decay) by the BPTT recurrence; grad_decay is 0-dim."""
+    steps = x_seq.shape[0]
+    n = x_seq.numel() // steps
+    x = x_seq.contiguous()
+    grad_x = torch.empty_like(x)
+    grad_v_init = torch.empty_like(v_init, memory_format=torch.contiguous_format)
+    blocks = -(-n // block_size)
+    partial = torch.zeros(max(blocks, 1), dtype=torch.float32, device=x.device)
+    if n > 0:
+        grads = [g.contiguous() if g is not None else None for g in (grad_spike, grad_v, grad_h)]
+        dummy = h_seq  # never read: the matching HAS_GRAD_* flag is False
+        kernel = _kernels(interpret).lif_backward_kernel
+        kernel[(blocks,)](
+            *(g if g is not None else dummy for g in grads), h_seq, x, v_init.contiguous(),
+            decay, grad_x, grad_v_init, partial, n, steps, (steps - 1) * n,
+            v_threshold, v_reset, sg_p0, sg_p1, sg_n,
+            SURROGATE=surrogate, DECAY_INPUT=decay_input, HARD_RESET=hard_reset,
+            DETACH_RESET=detach_reset, HAS_GRAD_SPIKE=grads[0] is not None,
+            HAS_GRAD_V=grads[1] is not None, HAS_GRAD_H=grads[2] is not None,
+            NEED_GRAD_DECAY=need_grad_decay, BLOCK=block_size, num_warps=_num_warps(block_size))
+    return grad_x, grad_v_init, partial.sum().to(decay.dtype)
+
+
+@_backward_op.register_fake
+def _backward_fake(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tensor | None,
+                   h_seq: Tensor, x_seq: Tensor, v_init: Tensor, decay: Tensor, *args: object
+                   ) -> tuple[Tensor, Tensor, Tensor]:
+    return (torch.empty_like(x_seq), torch.empty_like(v_init),
+            torch.empty((), dtype=decay.dtype, device=decay.device))
+
+
+def _setup_context(ctx: object, inputs: tuple[object, ...], output: tuple[Tensor, ...]) -> None:
+    x_seq, v_init, decay, *config = inputs
+    ctx.save_for_backward(x_seq, v_init, decay, output[2])  # type: ignore[attr-defined]
+    ctx.config = tuple(config)  # type: ignore[attr-defined]
+
+
+def _backward(ctx: object, grad_spike: Tensor | None, grad_v: Tensor | None,
+              grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
+    x_seq, v_init, decay, h_seq = ctx.saved_tensors  # type: ignore[attr-defined]
+    need = ctx.needs_input_grad  # type: ignore[attr-defined]
+    grad_x, grad_v_init, grad_decay = torch.ops.sgcourse.lif_multistep_triton_backward(
+        grad_spike, grad_v, grad_h, h_seq, x_seq, v_init, decay,
+        *ctx.config, bool(need[2]))  # type: ignore[attr-defined]
+    return (grad_x if need[0] else None, grad_v_init if need[1] else None,
+            grad_decay if need[2] else None, *([None] * 11))
+
+
+_forward_op.register_autograd(_backward, setup_context=_setup_context)
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def _kernel_surrogate(surrogate: object) -> int | None:
+    """The kernel id of ``surrogate`` if the kernels implement it, else None."""
+    if not isinstance(surrogate, Surrogate) or not surrogate.spiking:
+        return None
+    if surrogate.spec.forward != "heaviside":
+        return None
+    sid = KERNEL_SURROGATES.get(surrogate.spec.name)
+    return sid if sid is not None and sid == surrogate_id(surrogate) else None
+
+
+def _surrogate_params(surrogate: Surrogate) -> tuple[float, float, int]:
+    """(p0, p1, n_terms) for the kernel: the float hyper-parameters, or (n, T) as (int, float)."""
+    values = surrogate.hparams
+    if surrogate.spec.name == "squarewave_fourier_series":
+        n, period = values
+        return 0.0, float(period), int(n)
+    padded = [float(v) for v in values] + [0.0, 0.0]
+    return padded[0], padded[1], 0
+
+
+def supports(surrogate: object, x_seq: object) -> bool:
+    """Whether :func:`lif_multistep` can run ``surrogate`` on ``x_seq`` here.
+
+    True when Triton imports, ``surrogate`` is a spiking surrogate with a Triton σ′
+    (:data:`KERNEL_SURROGATES`), ``x_seq`` is a float32/float16/bfloat16 tensor, and it is on a
+    CUDA device or the kernels run in the interpreter (:func:`interpreting`).
+    """
+    if _kernel_surrogate(surrogate) is None:
+        return False
+    if not isinstance(x_seq, Tensor) or x_seq.dtype not in SUPPORTED_DTYPES:
+        return False
+    if not (x_seq.device.type == "cuda" or interpreting()):
+        return False
+    return _triton_import_error() is None
+
+
+def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay_input: bool,
+                  v_threshold: float, v_reset: float | None, detach_reset: bool,
+                  surrogate: Surrogate, block_size: int | None = None) -> tuple[Tensor, Tensor]:
+    r"""Run an IF/LIF/ParametricLIF layer over a whole sequence with the Triton kernels.
+
+    Args:
+        x_seq: input current, shape ``[T, *]`` (T ≥ 1), float32, float16 or bfloat16.
+        v_init: membrane potential before the first step, shape ``[*]``, floating point.
+        decay: :math:`k = 1/\tau` as a float in [0, 1] (IF: 0 with ``decay_input=False``), or a
+            one-element floating tensor (ParametricLIF: ``sigmoid(w)``) that receives
+            :math:`\partial L/\partial k = \sum_t \delta_t\,\partial H_t/\partial k`.
+        decay_input: charge :math:`H = V + k(X - (V - V_r))` if True, else
+            :math:`H = V - k(V - V_r) + X`.
+        v_threshold: :math:`V_{th}`; the neuron fires when :math:`H \ge V_{th}`.
+        v_reset: :math:`V_r` for a hard reset, or None for a soft reset (then :math:`V_r = 0`).
+        detach_reset: use :math:`\operatorname{sg}(S)` in the reset (no gradient through it).
+        surrogate: a spiking surrogate module; its :math:`\sigma'` is used in the backward pass.
+        block_size: neurons per Triton program (a power of two, 16 to 4096); default chosen
+            from the number of neurons.
+
+    Returns:
+        ``(spike_seq, v_seq)``, both ``[T, *]`` in the dtype of ``x_seq``; ``v_seq`` holds the
+        potential after reset, :math:`V_t`.
+
+    Raises:
+        TypeError / ValueError: a bad argument (the message names it).
+        RuntimeError: Triton is not installed, or ``x_seq`` is not on a CUDA device and the
+            interpreter is off.
+    """
+    check_floating_tensor(x_seq, "x_seq")
+    check_floating_tensor(v_init, "v_init")
+    if x_seq.dtype not in SUPPORTED_DTYPES:
+        raise TypeError(f"x_seq must be float32, float16 or bfloat16 for the Triton kernels, "
+                        f"got {x_seq.dtype}")
+    if x_seq.dim() < 1 or x_seq.shape[0] < 1:
+        raise ValueError(f"x_seq must have shape [T, *] with T >= 1, got {tuple(x_seq.shape)}")
+    if tuple(v_init.shape) != tuple(x_seq.shape[1:]):
+        raise ValueError(f"v_init must have shape {tuple(x_seq.shape[1:])} (x_seq.shape[1:]), "
+                         f"got {tuple(v_init.shape)}")
+    if v_init.device != x_seq.device:
+        raise ValueError(f"v_init must be on the device of x_seq ({x_seq.device}), "
+                         f"got {v_init.device}")
+    if isinstance(decay, Tensor):
+        if decay.numel() != 1:
+            raise ValueError(f"decay must be a float or a one-element tensor, got a tensor of "
+                             f"shape {tuple(decay.shape)}")
+        check_floating_tensor(decay, "decay")
+        decay_t = decay.reshape(()).to(device=x_seq.device, dtype=torch.float32)
+    else:
+        decay_t = torch.tensor(check_real("decay", decay, _UNIT_INTERVAL), dtype=torch.float32,
+                               device=x_seq.device)
+    check_bool("decay_input", decay_input)
+    v_threshold = check_real("v_threshold", v_threshold)
+    hard_reset = v_reset is not None
+    v_reset_value = check_real("v_reset", v_reset) if hard_reset else 0.0
+    check_bool("detach_reset", detach_reset)
+    if not isinstance(surrogate, Surrogate):
+        raise TypeError(f"surrogate must be a sgcourse.surrogate module (e.g. "
+                        f"surrogate.Sigmoid()), got {type(surrogate).__name__}")
+    sid = _kernel_surrogate(surrogate)
+    if sid is None:
+        why = ("spiking=False (the kernels fire with Θ)" if not surrogate.spiking
+               else "it has no Triton σ′")
+        raise ValueError(f"surrogate {type(surrogate).__name__} is not supported by the Triton "
+                         f"kernels: {why}; supported: {', '.join(KERNEL_SURROGATES)}")
+    if block_size is None:
+        block = _default_block(x_seq[0].numel())
+    else:
+        block = check_int("block_size", block_size, 16)
+        if block > 4096 or block & (block - 1):
+            raise ValueError(f"block_size must be a power of two between 16 and 4096, "
+                             f"got {block}")
+    if x_seq[0].numel() >= 2**31:
+        raise ValueError(f"x_seq must have fewer than 2**31 neurons per time step, "
+                         f"got {x_seq[0].numel()}")
+    error = _triton_import_error()
+    if error is not None:
+        raise RuntimeError(f"the Triton kernels need the 'triton' package: {_INSTALL_HINT}. "
+                           f"Import failed with: {error}") from error
+    interpret = interpreting()
+    if x_seq.device.type != "cuda" and not interpret:
+        raise RuntimeError(f"the Triton kernels run on CUDA tensors, got x_seq on "
+                           f"{x_seq.device}: move the tensors to a GPU, or run the kernels in "
+                           f"the Triton interpreter (TRITON_INTERPRET=1 or "
+                           f"sgcourse.kernels.triton.use_interpreter()) on CPU tensors")
+    p0, p1, n_terms = _surrogate_params(surrogate)
+    spike, v_seq, _ = torch.ops.sgcourse.lif_multistep_triton(
+        x_seq, v_init, decay_t, decay_input, hard_reset, v_threshold, v_reset_value,
+        detach_reset, sid, p0, p1, n_terms, block, interpret)
+    return spike, v_seq
+
+
+def _surrogate_grad(x: Tensor, surrogate: Surrogate, block_size: int = 1024) -> Tensor:
+    """σ′(x) computed by the Triton ``surrogate_grad`` (float32; for tests and inspection)."""
+    sid = _kernel_surrogate(surrogate)
+    if sid is None:
+        raise ValueError(f"surrogate {surrogate!r} has no Triton σ′")
+    x32 = x.detach().to(torch.float32).contiguous()
+    y = torch.empty_like(x32)
+    p0, p1, n_terms = _surrogate_params(surrogate)
+    if x32.numel():
+        kernel = _kernels(interpreting()).surrogate_grad_kernel
+        kernel[(-(-x32.numel() // block_size),)](x32, y, x32.numel(), p0, p1, n_terms,
+                                                 SURROGATE=sid, BLOCK=block_size)
+    return y
