@@ -1,0 +1,176 @@
+r"""Checks for the exercises of lesson 01 (the Heaviside step and the dead gradient).
+
+Exercise 1 — the spike as a Heaviside step of the membrane potential::
+
+    def fire(v: torch.Tensor, v_threshold: float) -> torch.Tensor: ...
+    check_fire(fire)
+
+must return :math:`S = \Theta(v - v_{th})` with :math:`\Theta(x) = 1` for :math:`x \ge 0` and 0
+otherwise: a float tensor (the dtype of ``v``) of 0s and 1s, with a spike exactly at threshold.
+
+Exercise 2 — measure how much of a gradient is alive::
+
+    def nonzero_fraction(gradient: torch.Tensor) -> float: ...
+    check_nonzero_fraction(nonzero_fraction)
+
+must return the share of entries of ``gradient`` that are not exactly 0.0 (a number in [0, 1]);
+the lesson applies it to the hidden weight gradient of a true-gradient network (0.0) and of a
+surrogate-gradient network.
+
+Each check calls the learner's function on prepared inputs, raises
+:class:`~sgcourse.exercises.ExerciseError` with a hint when the answer is wrong (or still a
+``raise NotImplementedError`` stub), and returns a short confirmation otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import torch
+
+from sgcourse.exercises import ExerciseError
+
+__all__ = ["check_fire", "check_nonzero_fraction"]
+
+
+def _require_callable(fn: object, check: str, what: str) -> Callable:
+    if not callable(fn):
+        raise ExerciseError(f"pass your function itself, as in {check}({what}), not "
+                            f"{type(fn).__name__} {fn!r}")
+    return fn
+
+
+def _call(fn: Callable, label: str, *args: object) -> object:
+    """Call the learner's function; a stub or a crash becomes an ExerciseError that says so."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise ExerciseError(f"{label} still raises NotImplementedError: replace the "
+                            f"`raise NotImplementedError` line with your implementation.") from None
+    except Exception as error:  # the learner's code may fail in any way; report how
+        raise ExerciseError(f"{label} raised {type(error).__name__}: {error}") from error
+
+
+# --- exercise 1: S = Θ(v − v_th) -------------------------------------------------------------
+
+_FIRE_CASES: tuple[tuple[tuple[float, ...], float, torch.dtype], ...] = (
+    ((-1.0, 0.0, 0.5, 0.999, 1.0, 1.001, 3.0), 1.0, torch.float32),
+    ((0.2, 0.5, 0.7, -0.5), 0.5, torch.float64),
+    ((-2.0, -1.0, 0.0), -1.0, torch.float32),
+)
+
+
+def check_fire(fn: object) -> str:
+    r"""Check ``fn(v, v_threshold)`` against :math:`\Theta(v - v_{th})` (1 where v ≥ v_th, else 0).
+
+    ``fn`` is called on float32 and float64 potentials with thresholds 1, 0.5 and −1, including
+    potentials exactly at threshold. It must return a tensor of the shape and dtype of ``v``.
+    Specific hints for the usual mistakes: a boolean result, ``>`` instead of ``>=`` (no spike at
+    threshold), the comparison reversed, a fixed threshold of 1, ``v`` modified in place.
+    """
+    fn = _require_callable(fn, "check_fire", "fire")
+    for values, threshold, dtype in _FIRE_CASES:
+        v = torch.tensor(values, dtype=dtype)
+        v_before = v.clone()
+        label = f"fire(v, v_threshold={threshold:g}) with v = {list(values)}"
+        got = _call(fn, label, v, threshold)
+        if not torch.equal(v, v_before):
+            raise ExerciseError(f"{label} changed v in place; compute the spikes without "
+                                f"modifying the membrane potential.")
+        if not isinstance(got, torch.Tensor):
+            raise ExerciseError(f"{label} must return a torch.Tensor, got {type(got).__name__}")
+        if got.shape != v.shape:
+            raise ExerciseError(f"{label} must return a tensor of the shape of v "
+                                f"{tuple(v.shape)}, got {tuple(got.shape)}")
+        if got.dtype == torch.bool:
+            raise ExerciseError(f"{label} returned booleans: spikes are numbers (they are "
+                                f"multiplied by weights), so convert with .to(v.dtype).")
+        if got.dtype != v.dtype:
+            raise ExerciseError(f"{label} must keep the dtype of v ({v.dtype}), got {got.dtype}")
+        expected = (v >= threshold).to(dtype)
+        if torch.equal(got, expected):
+            continue
+        raise ExerciseError(f"{label} returned {got.tolist()}, expected {expected.tolist()}: "
+                            f"{_fire_hint(got, v, threshold)}")
+    return ("Correct: S = Θ(v − v_th) is 1 where v ≥ v_th (a neuron exactly at threshold fires) "
+            "and 0 elsewhere, with the dtype of v.")
+
+
+def _fire_hint(got: torch.Tensor, v: torch.Tensor, threshold: float) -> str:
+    """Name the likely mistake behind a wrong spike tensor."""
+    if torch.equal(got, (v > threshold).to(got.dtype)):
+        return ("at v == v_th the neuron must fire, because Θ(0) = 1: use >= instead of >.")
+    if torch.equal(got, (v < threshold).to(got.dtype)) or torch.equal(
+            got, (v <= threshold).to(got.dtype)):
+        return "the comparison is reversed: a neuron fires when v is at or ABOVE the threshold."
+    if torch.equal(got, (v >= 1.0).to(got.dtype)):
+        return "use the v_threshold argument instead of a fixed threshold of 1."
+    if torch.equal(got, (v >= 0.0).to(got.dtype)):
+        return "compare v − v_threshold with 0 (or v with v_threshold), not v with 0."
+    if not torch.all((got == 0) | (got == 1)):
+        return "spikes are all-or-none: every entry must be exactly 0.0 or 1.0."
+    return "Θ(x) = 1 for x ≥ 0 and 0 for x < 0, applied to x = v − v_th."
+
+
+# --- exercise 2: share of non-zero gradient entries -----------------------------------------
+
+_FRACTION_CASES: tuple[tuple[str, torch.Tensor], ...] = (
+    ("a gradient of zeros", torch.zeros(4, 5)),
+    ("a gradient with 2 of 4 entries non-zero", torch.tensor([0.0, 1.5, 0.0, -2.0])),
+    ("a [2, 3] gradient with tiny but non-zero entries",
+     torch.tensor([[1e-30, 0.0, -1e-12], [0.0, 0.0, 3.0]])),
+    ("a gradient with no zeros", torch.full((3, 2), -0.25, dtype=torch.float64)),
+)
+
+
+def _as_number(value: object, label: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ExerciseError(f"{label} must return one number, got a tensor of shape "
+                                f"{tuple(value.shape)}: average over all entries.")
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ExerciseError(f"{label} must return a number, got {type(value).__name__}")
+    return float(value)
+
+
+def check_nonzero_fraction(fn: object) -> str:
+    """Check ``fn(gradient)``: the fraction of entries of ``gradient`` that are not exactly 0.0.
+
+    ``fn`` is called on 1-D and 2-D float32 and float64 tensors (all zero, half zero, tiny
+    non-zero entries, no zeros). It may return a Python number or a one-element tensor. Hints for
+    the usual mistakes: a count instead of a fraction, the fraction of *zeros*, a tolerance that
+    treats tiny gradients as zero, a per-row result.
+    """
+    fn = _require_callable(fn, "check_nonzero_fraction", "nonzero_fraction")
+    for description, gradient in _FRACTION_CASES:
+        label = f"nonzero_fraction({description})"
+        got = _as_number(_call(fn, label, gradient.clone()), label)
+        nonzero = int((gradient != 0).sum())
+        expected = nonzero / gradient.numel()
+        if math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9):
+            continue
+        raise ExerciseError(f"{label} returned {got:g}, expected {expected:g}: "
+                            f"{_fraction_hint(got, nonzero, gradient)}")
+    return ("Correct: nonzero_fraction counts the entries that are exactly non-zero and divides by "
+            "gradient.numel(); 0.0 means no learning signal reaches these weights at all.")
+
+
+def _fraction_hint(got: float, nonzero: int, gradient: torch.Tensor) -> str:
+    """Name the likely mistake behind a wrong fraction."""
+    total = gradient.numel()
+    if nonzero > 0 and math.isclose(got, nonzero):
+        return "this is the number of non-zero entries; divide by gradient.numel()."
+    if math.isclose(got, 1 - nonzero / total, abs_tol=1e-9):
+        return "this is the fraction of entries that ARE zero; count those that are not (!= 0)."
+    if math.isclose(got, total - nonzero) and total != nonzero:
+        return "this is the number of zero entries; count the non-zero ones and divide by numel()."
+    tolerant = (gradient.abs() > 1e-6).sum().item() / total
+    if math.isclose(got, tolerant, abs_tol=1e-9):
+        return ("a tiny gradient is still a gradient: test for exact zeros (gradient != 0), "
+                "without a tolerance.")
+    if not 0 <= got <= 1:
+        return "a fraction lies between 0 and 1."
+    return "count the entries with gradient != 0 over all dimensions and divide by numel()."
