@@ -11,6 +11,10 @@ smooth in JupyterLab (no re-layout, no flicker), needs only ipywidgets, and prod
 cell outputs, so notebooks that contain the explorer pass strict ``nbval``. The same state always
 gives the same bytes, which is what the tests and the lesson's self-check rely on.
 
+Redraws use blitting: the static part of the figure (axes, ticks, grid, Θ, legend) is drawn
+once per y-range and cached; a redraw restores it and draws only σ, σ′ and the title, which
+keeps a redraw well under the 50–100 ms that a continuously updating slider can afford.
+
 ``import sgcourse`` does not import this module (nor ipywidgets); ``matplotlib`` is imported when
 an explorer is built.
 """
@@ -36,11 +40,29 @@ from sgcourse.viz import (
     surrogate_curves,
 )
 
-__all__ = ["AlphaExplorer", "alpha_explorer", "slider_range"]
+__all__ = ["AlphaExplorer", "alpha_explorer", "slider_range", "y_limits"]
 
 #: The y-axis always shows at least this interval, so that changing the shape is visible as a
 #: change of height (not hidden by autoscaling); it grows only when a curve leaves it.
 MIN_YLIM = (-0.1, 1.25)
+
+
+def _y_bound(extreme: float, floor: float) -> float:
+    """Smallest of ``floor``, 1.25, 2.5, 5, … (doubling) that exceeds ``1.05 * extreme``.
+
+    Coarse steps keep the axes, and so the cached background, unchanged while a slider moves.
+    """
+    needed = 1.05 * extreme
+    if needed <= floor:
+        return floor
+    return MIN_YLIM[1] * 2.0 ** max(0, math.ceil(math.log2(needed / MIN_YLIM[1])))
+
+
+def y_limits(*curves: Any) -> tuple[float, float]:
+    """The y-range of the explorer for the given arrays: :data:`MIN_YLIM`, widened in steps."""
+    lowest = min(float(curve.min()) for curve in curves)
+    highest = max(float(curve.max()) for curve in curves)
+    return -_y_bound(-lowest, -MIN_YLIM[0]), _y_bound(highest, MIN_YLIM[1])
 
 
 def _nice_step(high: float) -> float:
@@ -102,7 +124,7 @@ class AlphaExplorer(widgets.VBox):
 
     def __init__(self, sg: object = "sigmoid", value: float | None = None,
                  x_range: tuple[float, float] = (-3.0, 3.0),
-                 figsize: tuple[float, float] = (6.0, 3.4), dpi: int = 90,
+                 figsize: tuple[float, float] = (6.6, 3.4), dpi: int = 90,
                  num: int = 601) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -123,13 +145,22 @@ class AlphaExplorer(widgets.VBox):
         self.surrogate: _surrogate.Surrogate = _surrogate.get(
             start.spec.name, **dict(zip(start.spec.names, start.hparams, strict=True)))
 
-        # Fixed margins (no layout engine): a layout engine would draw every frame twice.
+        # Fixed margins (no layout engine, which would draw every frame twice); the legend sits
+        # right of the axes, so the curves drawn on top of the cached background never cover it.
         self.figure = Figure(figsize=size, dpi=self.dpi)
-        self.figure.subplots_adjust(left=0.09, right=0.98, bottom=0.15, top=0.9)
+        self.figure.subplots_adjust(left=0.09, right=0.82, bottom=0.15, top=0.9)
         FigureCanvasAgg(self.figure)
         self._ax = self.figure.add_subplot()
-        self._lines = draw_surrogate(self._ax, self.surrogate, self.x_range, self.num)
+        self._lines = draw_surrogate(self._ax, self.surrogate, self.x_range, self.num,
+                                     legend=False)
+        self._ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         self._ax.set_xlabel("$x$ (membrane potential minus threshold)")
+        self._ax.set_title(describe(self.surrogate))
+        self._animated = (self._lines["primitive"], self._lines["derivative"], self._ax.title)
+        for artist in self._animated:
+            artist.set_animated(True)
+        self._background: Any = None
+        self._background_ylim: tuple[float, float] | None = None
 
         self.dropdown = widgets.Dropdown(
             options=[(_surrogate.spec(name).class_name, name) for name in _surrogate.available()],
@@ -199,9 +230,27 @@ class AlphaExplorer(widgets.VBox):
 
     # -- drawing -------------------------------------------------------------------------------
     def render_png(self) -> bytes:
-        """The current figure as PNG bytes (deterministic: same state, same bytes)."""
+        """The current figure as PNG bytes (deterministic: same state, same bytes).
+
+        The static background is drawn in full only when the y-range changed since it was
+        cached; σ, σ′ and the title are then drawn on top of it.
+        """
+        from PIL import Image
+
+        canvas = self.figure.canvas
+        ylim = self._ax.get_ylim()
+        if self._background is None or self._background_ylim != ylim:
+            canvas.draw()  # animated artists are skipped: this is the background
+            self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._background_ylim = ylim
+        else:
+            canvas.restore_region(self._background)
+        for artist in self._animated:
+            self._ax.draw_artist(artist)
+        rgba = canvas.buffer_rgba()
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
+        Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).save(
+            buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
     def redraw(self) -> None:
@@ -210,10 +259,7 @@ class AlphaExplorer(widgets.VBox):
         curves = surrogate_curves(self.surrogate, self.x_range, self.num)
         self._lines["primitive"].set_ydata(curves["primitive"])
         self._lines["derivative"].set_ydata(curves["derivative"])
-        shown = [curves["heaviside"], curves["primitive"], curves["derivative"]]
-        low = min(MIN_YLIM[0], 1.1 * min(float(c.min()) for c in shown))
-        high = max(MIN_YLIM[1], 1.1 * max(float(c.max()) for c in shown))
-        self._ax.set_ylim(low, high)
+        self._ax.set_ylim(*y_limits(curves["primitive"], curves["derivative"]))
         self._ax.set_title(describe(self.surrogate))
         peak = peak_derivative(self.surrogate, self.x_range)
         low_x, high_x = self.x_range
@@ -226,7 +272,7 @@ class AlphaExplorer(widgets.VBox):
 
 def alpha_explorer(surrogate: object = "sigmoid", alpha: float | None = None,
                    x_range: tuple[float, float] = (-3.0, 3.0),
-                   figsize: tuple[float, float] = (6.0, 3.4), dpi: int = 90) -> AlphaExplorer:
+                   figsize: tuple[float, float] = (6.6, 3.4), dpi: int = 90) -> AlphaExplorer:
     r"""A live explorer of :math:`\sigma` and :math:`\sigma'` for a surrogate and its ``alpha``.
 
     ``surrogate`` is a name (``"sigmoid"``, ``"ATan"``...) or a module (a copy is used, starting
