@@ -8,17 +8,34 @@ independent sequences.
 """
 
 from sgcourse.neuron._base import BaseNode
+from sgcourse.neuron._cuba import CUBALIFNode
 from sgcourse.neuron._dispatch import BACKENDS, KernelUnavailableError
 from sgcourse.neuron._if import IFNode
+from sgcourse.neuron._izhikevich import IzhikevichNode
 from sgcourse.neuron._lif import KLIFNode, LIAFNode, LIFNode, ParametricLIFNode
+from sgcourse.neuron._nonlinear import EIFNode, QIFNode
+from sgcourse.neuron._nonspiking import (
+    DECODES,
+    NonSpikingBaseNode,
+    NonSpikingIFNode,
+    NonSpikingLIFNode,
+)
 
 __all__ = [
     "BACKENDS",
+    "DECODES",
     "BaseNode",
+    "CUBALIFNode",
+    "EIFNode",
     "IFNode",
+    "IzhikevichNode",
     "KLIFNode",
     "KernelUnavailableError",
     "LIAFNode",
     "LIFNode",
+    "NonSpikingBaseNode",
+    "NonSpikingIFNode",
+    "NonSpikingLIFNode",
     "ParametricLIFNode",
+    "QIFNode",
 ]

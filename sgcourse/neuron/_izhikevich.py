@@ -1,0 +1,112 @@
+r"""The Izhikevich neuron (two-variable form): a quadratic membrane with an adaptation current."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sgcourse._checks import GREATER_THAN_ONE, POSITIVE, check_real
+from sgcourse.neuron import _dispatch
+from sgcourse.neuron._base import BaseNode, SurrogateFn
+from sgcourse.neuron._nonlinear import fused_supports
+
+__all__ = ["IzhikevichNode"]
+
+
+class IzhikevichNode(BaseNode):
+    r"""Izhikevich neuron: QIF membrane :math:`V` plus an adaptation current :math:`W`.
+
+    Per step, with :math:`\hat S` the spike (gradient cut when ``detach_reset``):
+
+    .. math::
+
+        H[t] &= V[t-1] + \tfrac{1}{\tau}\bigl(X[t] + a_0 (V[t-1] - V_{rest})(V[t-1] - V_c)
+                - W[t-1]\bigr) \\
+        W'   &= W[t-1] + \tfrac{1}{\tau_w}\bigl(a\,(H[t] - V_{rest}) - W[t-1]\bigr) \\
+        S[t] &= \Theta(H[t] - V_{th}) \\
+        V[t] &= \hat S[t]\,V_{reset} + (1 - \hat S[t])\,H[t]
+                \quad (\text{soft: } H[t] - \hat S[t]\,V_{th}) \\
+        W[t] &= W' + b\,\hat S[t]
+
+    :math:`a` couples the adaptation to the sub-threshold potential, :math:`b` is the jump of
+    :math:`W` at each spike (spike-frequency adaptation for :math:`b > 0`).
+
+    **Difference from SpikingJelly 0.0.0.0.14 / GitHub.** There the hard reset is
+    :math:`(1-\hat S)H + S\,V_{reset}` and the jump :math:`b\,S`: the spike in those two terms
+    keeps its gradient even with ``detach_reset=True``. Here ``detach_reset`` means what it means
+    for every other neuron, the reset (of :math:`V` and :math:`W`) takes no part in
+    back-propagation; SpikingJelly 2.0's reference also detaches the reset. Forward values are
+    identical, and so are gradients when ``detach_reset=False``. For the same reason the fused
+    kernel (which reproduces the 0.0.0.0.14 gradient) is used only when ``detach_reset=False``.
+
+    Args:
+        tau, v_c, a0, v_rest: membrane as in :class:`QIFNode` (``v_rest=-0.1`` here).
+        w_rest: initial (and reset) adaptation current.
+        tau_w: adaptation time constant :math:`\tau_w > 1`.
+        a, b: sub-threshold coupling and spike-triggered jump.
+        Other arguments: see :class:`~sgcourse.neuron.BaseNode` (``v_reset=0.``).
+
+    State: ``v`` and ``w``.
+    """
+
+    state_names = ("v", "w")
+
+    def __init__(self, tau: float = 2.0, v_c: float = 0.8, a0: float = 1.0,
+                 v_threshold: float = 1.0, v_reset: float | None = 0.0, v_rest: float = -0.1,
+                 w_rest: float = 0.0, tau_w: float = 2.0, a: float = 0.0, b: float = 0.0,
+                 surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
+                 step_mode: str = "s", backend: str | None = None,
+                 store_v_seq: bool = False) -> None:
+        params = {"tau": check_real("tau", tau, GREATER_THAN_ONE),
+                  "v_c": check_real("v_c", v_c), "a0": check_real("a0", a0, POSITIVE),
+                  "v_rest": check_real("v_rest", v_rest),
+                  "tau_w": check_real("tau_w", tau_w, GREATER_THAN_ONE),
+                  "a": check_real("a", a), "b": check_real("b", b)}
+        w_rest = check_real("w_rest", w_rest)
+        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
+                         backend, store_v_seq)
+        for name, value in params.items():
+            setattr(self, name, value)
+        self.w_rest = w_rest
+        self.register_memory("w", w_rest)
+
+    def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor,
+                        w: torch.Tensor | None = None) -> torch.Tensor:
+        quadratic = self.a0 * (v - self.v_rest) * (v - self.v_c)
+        return v + (x + quadratic - (0.0 if w is None else w)) / self.tau
+
+    def step(self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        v, w = state
+        h = self.neuronal_charge(x, v, w)
+        w = w + (self.a * (h - self.v_rest) - w) / self.tau_w
+        spike = self.neuronal_fire(h)
+        spike_hat = spike.detach() if self.detach_reset else spike
+        return spike, (self.neuronal_reset(h, spike), w + self.b * spike_hat)
+
+    def kernel_arguments(self) -> dict[str, float]:
+        """Keyword arguments of ``izhikevich_multistep`` specific to this neuron."""
+        return {"tau": self.tau, "v_c": self.v_c, "a0": self.a0, "v_rest": self.v_rest,
+                "tau_w": self.tau_w, "a": self.a, "b": self.b}
+
+    def extra_repr(self) -> str:
+        return (f"tau={self.tau}, v_c={self.v_c}, a0={self.a0}, v_rest={self.v_rest}, "
+                f"w_rest={self.w_rest}, tau_w={self.tau_w}, a={self.a}, b={self.b}, "
+                f"{super().extra_repr()}")
+
+
+def _fused_run(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, ...]
+               ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+    kernels = _dispatch.load_kernels("fused")
+    spike_seq, v_seq, w_seq = kernels.izhikevich_multistep(
+        x_seq, state[0], state[1], **node.kernel_arguments(), v_threshold=node.v_threshold,
+        v_reset=node.v_reset, detach_reset=node.detach_reset, surrogate=node.surrogate_function)
+    return spike_seq, v_seq, (v_seq[-1], w_seq[-1])
+
+
+def _fused_supports(node: Any, x_seq: torch.Tensor) -> bool:
+    return not node.detach_reset and fused_supports(node, x_seq)
+
+
+_dispatch.register(IzhikevichNode, "m", "fused", _fused_run, _fused_supports)

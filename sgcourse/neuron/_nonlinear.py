@@ -1,0 +1,134 @@
+r"""Integrate-and-fire neurons with a non-linear leak: quadratic (QIF) and exponential (EIF).
+
+Both are Euler steps (:math:`\Delta t = 1`) of :math:`\tau \dot V = F(V) + X`, then the usual
+fire and reset. Their potential starts at :math:`V_{reset}` (``-0.1`` by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from sgcourse._checks import GREATER_THAN_ONE, POSITIVE, check_real
+from sgcourse.neuron import _dispatch
+from sgcourse.neuron._base import BaseNode, SurrogateFn
+
+__all__ = ["EIFNode", "QIFNode"]
+
+
+class QIFNode(BaseNode):
+    r"""Quadratic integrate-and-fire neuron.
+
+    .. math::
+
+        H[t] = V[t-1] + \frac{1}{\tau}\Bigl(X[t] + a_0\,(V[t-1] - V_{rest})(V[t-1] - V_c)\Bigr)
+
+    Below the critical voltage :math:`V_c` (and above :math:`V_{rest}`) the quadratic term pulls
+    the potential back to rest; above :math:`V_c` it accelerates it into a spike.
+
+    Args:
+        tau: time constant :math:`\tau > 1`.
+        v_c: critical voltage :math:`V_c`.
+        a0: sharpness :math:`a_0 > 0`.
+        v_threshold: threshold; must exceed ``v_reset``.
+        v_rest: resting potential; must be ``>= v_reset`` for a hard reset.
+        v_reset: hard-reset value (``None``: soft reset; the state then starts at 0).
+        Other arguments: see :class:`~sgcourse.neuron.BaseNode`.
+    """
+
+    def __init__(self, tau: float = 2.0, v_c: float = 0.8, a0: float = 1.0,
+                 v_threshold: float = 1.0, v_rest: float = 0.0, v_reset: float | None = -0.1,
+                 surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
+                 step_mode: str = "s", backend: str | None = None,
+                 store_v_seq: bool = False) -> None:
+        tau = check_real("tau", tau, GREATER_THAN_ONE)
+        v_c = check_real("v_c", v_c)
+        a0 = check_real("a0", a0, POSITIVE)
+        v_rest = check_real("v_rest", v_rest)
+        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
+                         backend, store_v_seq)
+        if self.v_reset is not None and v_rest < self.v_reset:
+            raise ValueError(f"v_rest must be >= v_reset, got v_rest={v_rest} and "
+                             f"v_reset={self.v_reset}")
+        self.tau, self.v_c, self.a0, self.v_rest = tau, v_c, a0, v_rest
+
+    def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return v + (x + self.a0 * (v - self.v_rest) * (v - self.v_c)) / self.tau
+
+    def kernel_arguments(self) -> dict[str, float]:
+        """Keyword arguments of ``qif_multistep`` specific to this neuron."""
+        return {"tau": self.tau, "v_c": self.v_c, "a0": self.a0, "v_rest": self.v_rest}
+
+    def extra_repr(self) -> str:
+        return (f"tau={self.tau}, v_c={self.v_c}, a0={self.a0}, v_rest={self.v_rest}, "
+                f"{super().extra_repr()}")
+
+
+class EIFNode(BaseNode):
+    r"""Exponential integrate-and-fire neuron.
+
+    .. math::
+
+        H[t] = V[t-1] + \frac{1}{\tau}\Bigl(X[t] + V_{rest} - V[t-1]
+               + \Delta_T \exp\Bigl(\frac{V[t-1] - \theta_{rh}}{\Delta_T}\Bigr)\Bigr)
+
+    A leak towards :math:`V_{rest}` plus an exponential upswing that takes over near the
+    rheobase :math:`\theta_{rh}`; :math:`\Delta_T` sets its sharpness.
+
+    Args:
+        tau: time constant :math:`\tau > 1`.
+        delta_T: sharpness :math:`\Delta_T > 0`.
+        theta_rh: rheobase threshold :math:`\theta_{rh}`.
+        v_threshold, v_rest, v_reset: as in :class:`QIFNode`.
+        Other arguments: see :class:`~sgcourse.neuron.BaseNode`.
+    """
+
+    def __init__(self, tau: float = 2.0, delta_T: float = 1.0, theta_rh: float = 0.8,
+                 v_threshold: float = 1.0, v_rest: float = 0.0, v_reset: float | None = -0.1,
+                 surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
+                 step_mode: str = "s", backend: str | None = None,
+                 store_v_seq: bool = False) -> None:
+        tau = check_real("tau", tau, GREATER_THAN_ONE)
+        delta_T = check_real("delta_T", delta_T, POSITIVE)
+        theta_rh = check_real("theta_rh", theta_rh)
+        v_rest = check_real("v_rest", v_rest)
+        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
+                         backend, store_v_seq)
+        self.tau, self.delta_T, self.theta_rh, self.v_rest = tau, delta_T, theta_rh, v_rest
+
+    def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        upswing = self.delta_T * torch.exp((v - self.theta_rh) / self.delta_T)
+        return v + (x + self.v_rest - v + upswing) / self.tau
+
+    def kernel_arguments(self) -> dict[str, float]:
+        """Keyword arguments of ``eif_multistep`` specific to this neuron."""
+        return {"tau": self.tau, "delta_t": self.delta_T, "theta_rh": self.theta_rh,
+                "v_rest": self.v_rest}
+
+    def extra_repr(self) -> str:
+        return (f"tau={self.tau}, delta_T={self.delta_T}, theta_rh={self.theta_rh}, "
+                f"v_rest={self.v_rest}, {super().extra_repr()}")
+
+
+def _fused_runner(function_name: str) -> _dispatch.Impl:
+    def run(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, ...]
+            ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        kernel = getattr(_dispatch.load_kernels("fused"), function_name)
+        spike_seq, v_seq = kernel(x_seq, state[0], **node.kernel_arguments(),
+                                  v_threshold=node.v_threshold, v_reset=node.v_reset,
+                                  detach_reset=node.detach_reset,
+                                  surrogate=node.surrogate_function)
+        return spike_seq, v_seq, (v_seq[-1],)
+
+    return run
+
+
+def fused_supports(node: Any, x_seq: torch.Tensor) -> bool:
+    """Whether ``sgcourse.kernels.fused`` can run ``node`` on ``x_seq``."""
+    kernels = _dispatch.kernels_if_available("fused")
+    return kernels is not None and bool(kernels.supports(node.surrogate_function, x_seq))
+
+
+_dispatch.register(QIFNode, "m", "fused", _fused_runner("qif_multistep"), fused_supports)
+_dispatch.register(EIFNode, "m", "fused", _fused_runner("eif_multistep"), fused_supports)
