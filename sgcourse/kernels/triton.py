@@ -174,6 +174,17 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+def _quiet_interpreter(interpret: bool) -> contextlib.AbstractContextManager[object]:
+    """The interpreter runs kernels in numpy, which warns on IEEE overflow and division by zero
+    (e.g. exp(−αx) → inf in the sigmoid σ′, 1/0 in FakeNumericalGradient); the GPU silently
+    gives the same inf, and the formulas are written to turn it into the right finite value."""
+    if not interpret:
+        return contextlib.nullcontext()
+    import numpy as np
+
+    return np.errstate(over="ignore", divide="ignore", invalid="ignore")
+
+
 def _default_block(n: int) -> int:
     """Neurons per program: 1024, halved (down to 128) while there would be < 512 programs."""
     block = 1024
@@ -217,10 +228,11 @@ def _forward_op(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
     h_seq = torch.empty(x.shape, dtype=torch.float32, device=x.device)
     if n > 0:
         kernel = _kernels(interpret).lif_forward_kernel
-        kernel[(-(-n // block_size),)](
-            x, v_init.contiguous(), decay, spike, v_seq, h_seq, n, steps, v_threshold, v_reset,
-            DECAY_INPUT=decay_input, HARD_RESET=hard_reset, BLOCK=block_size,
-            num_warps=_num_warps(block_size))
+        with _quiet_interpreter(interpret):
+            kernel[(-(-n // block_size),)](
+                x, v_init.contiguous(), decay, spike, v_seq, h_seq, n, steps, v_threshold,
+                v_reset, DECAY_INPUT=decay_input, HARD_RESET=hard_reset, BLOCK=block_size,
+                num_warps=_num_warps(block_size))
     return spike, v_seq, h_seq
 
 
@@ -250,14 +262,16 @@ def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tenso
         grads = [g.contiguous() if g is not None else None for g in (grad_spike, grad_v, grad_h)]
         dummy = h_seq  # never read: the matching HAS_GRAD_* flag is False
         kernel = _kernels(interpret).lif_backward_kernel
-        kernel[(blocks,)](
-            *(g if g is not None else dummy for g in grads), h_seq, x, v_init.contiguous(),
-            decay, grad_x, grad_v_init, partial, n, steps, (steps - 1) * n,
-            v_threshold, v_reset, sg_p0, sg_p1, sg_n,
-            SURROGATE=surrogate, DECAY_INPUT=decay_input, HARD_RESET=hard_reset,
-            DETACH_RESET=detach_reset, HAS_GRAD_SPIKE=grads[0] is not None,
-            HAS_GRAD_V=grads[1] is not None, HAS_GRAD_H=grads[2] is not None,
-            NEED_GRAD_DECAY=need_grad_decay, BLOCK=block_size, num_warps=_num_warps(block_size))
+        with _quiet_interpreter(interpret):
+            kernel[(blocks,)](
+                *(g if g is not None else dummy for g in grads), h_seq, x, v_init.contiguous(),
+                decay, grad_x, grad_v_init, partial, n, steps, (steps - 1) * n,
+                v_threshold, v_reset, sg_p0, sg_p1, sg_n,
+                SURROGATE=surrogate, DECAY_INPUT=decay_input, HARD_RESET=hard_reset,
+                DETACH_RESET=detach_reset, HAS_GRAD_SPIKE=grads[0] is not None,
+                HAS_GRAD_V=grads[1] is not None, HAS_GRAD_H=grads[2] is not None,
+                NEED_GRAD_DECAY=need_grad_decay, BLOCK=block_size,
+                num_warps=_num_warps(block_size))
     return grad_x, grad_v_init, partial.sum().to(decay.dtype)
 
 
@@ -336,7 +350,8 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
 
     Args:
         x_seq: input current, shape ``[T, *]`` (T ≥ 1), float32, float16 or bfloat16.
-        v_init: membrane potential before the first step, shape ``[*]``, floating point.
+        v_init: membrane potential before the first step, floating point, of shape ``[*]`` or
+            broadcastable to it.
         decay: :math:`k = 1/\tau` as a float in [0, 1] (IF: 0 with ``decay_input=False``), or a
             one-element floating tensor (ParametricLIF: ``sigmoid(w)``) that receives
             :math:`\partial L/\partial k = \sum_t \delta_t\,\partial H_t/\partial k`.
@@ -365,9 +380,13 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
                         f"got {x_seq.dtype}")
     if x_seq.dim() < 1 or x_seq.shape[0] < 1:
         raise ValueError(f"x_seq must have shape [T, *] with T >= 1, got {tuple(x_seq.shape)}")
-    if tuple(v_init.shape) != tuple(x_seq.shape[1:]):
-        raise ValueError(f"v_init must have shape {tuple(x_seq.shape[1:])} (x_seq.shape[1:]), "
-                         f"got {tuple(v_init.shape)}")
+    try:
+        broadcasts = torch.broadcast_shapes(v_init.shape, x_seq.shape[1:]) == x_seq.shape[1:]
+    except RuntimeError:
+        broadcasts = False
+    if not broadcasts:
+        raise ValueError(f"v_init must broadcast to x_seq.shape[1:] = {tuple(x_seq.shape[1:])}, "
+                         f"got shape {tuple(v_init.shape)}")
     if v_init.device != x_seq.device:
         raise ValueError(f"v_init must be on the device of x_seq ({x_seq.device}), "
                          f"got {v_init.device}")
@@ -416,8 +435,8 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
                            f"sgcourse.kernels.triton.use_interpreter()) on CPU tensors")
     p0, p1, n_terms = _surrogate_params(surrogate)
     spike, v_seq, _ = torch.ops.sgcourse.lif_multistep_triton(
-        x_seq, v_init, decay_t, decay_input, hard_reset, v_threshold, v_reset_value,
-        detach_reset, sid, p0, p1, n_terms, block, interpret)
+        x_seq, v_init.expand(x_seq.shape[1:]), decay_t, decay_input, hard_reset, v_threshold,
+        v_reset_value, detach_reset, sid, p0, p1, n_terms, block, interpret)
     return spike, v_seq
 
 
@@ -429,8 +448,10 @@ def _surrogate_grad(x: Tensor, surrogate: Surrogate, block_size: int = 1024) -> 
     x32 = x.detach().to(torch.float32).contiguous()
     y = torch.empty_like(x32)
     p0, p1, n_terms = _surrogate_params(surrogate)
+    interpret = interpreting()
     if x32.numel():
-        kernel = _kernels(interpreting()).surrogate_grad_kernel
-        kernel[(-(-x32.numel() // block_size),)](x32, y, x32.numel(), p0, p1, n_terms,
-                                                 SURROGATE=sid, BLOCK=block_size)
+        kernel = _kernels(interpret).surrogate_grad_kernel
+        with _quiet_interpreter(interpret):
+            kernel[(-(-x32.numel() // block_size),)](x32, y, x32.numel(), p0, p1, n_terms,
+                                                     SURROGATE=sid, BLOCK=block_size)
     return y
