@@ -1,0 +1,1 @@
+"""Real-browser test harness: a throw-away JupyterLab server and Playwright helpers for Chromium."""

@@ -1,0 +1,169 @@
+"""The whole browser check: server + Chromium + every notebook, with nothing written or left over.
+
+>>> with LabSession(repo_root, screenshot_dir=Path("build/browser")) as lab:   # doctest: +SKIP
+...     lab.check_notebook("lessons/02_surrogate_gradients.ipynb")
+
+:meth:`LabSession.check_notebook` opens a notebook in JupyterLab, runs all cells, fails on any
+error output, moves every alpha slider and requires its plot to follow (see
+:func:`lab_page.check_alpha_sliders`), then shuts the notebook's kernel down. Leaving the session
+stops the server and Chromium, asserts that none of their processes is running, and asserts that
+no ``.ipynb`` under the root changed (autosave is off; nothing may save).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import nbformat
+from playwright.sync_api import Page
+
+from .jupyterlab_server import JupyterLabServer
+from .lab_page import (
+    INSTALL_HINT,
+    SliderReport,
+    check_alpha_sliders,
+    chromium_executable,
+    chromium_page,
+    close_notebook,
+    open_lab,
+    open_notebook,
+    run_all_cells,
+)
+
+__all__ = [
+    "ALPHA_EXPLORER_CALL",
+    "LabSession",
+    "NotebookReport",
+    "notebook_hashes",
+    "notebooks_with_alpha_explorer",
+    "require_chromium",
+]
+
+#: A lesson that calls this shows an alpha slider, and is driven by the browser test.
+ALPHA_EXPLORER_CALL = re.compile(r"\balpha_explorer\(")
+
+
+def notebooks_with_alpha_explorer(lessons_dir: Path) -> list[Path]:
+    """The notebooks in ``lessons_dir`` with a code cell that calls ``alpha_explorer(``."""
+    found = []
+    for path in sorted(lessons_dir.glob("*.ipynb")):
+        notebook = nbformat.read(str(path), as_version=4)
+        if any(cell.cell_type == "code" and ALPHA_EXPLORER_CALL.search(cell.source)
+               for cell in notebook.cells):
+            found.append(path)
+    return found
+
+
+def notebook_hashes(root: Path) -> dict[str, str]:
+    """SHA-256 of every ``.ipynb`` under ``root`` (checkpoints included, should any appear)."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*.ipynb"))
+        if ".venv" not in path.parts and "build" not in path.parts
+    }
+
+
+def require_chromium() -> str:
+    """Return the Chromium binary; fail (or skip, only if SGCOURSE_SKIP_BROWSER=1) without one."""
+    import pytest
+
+    executable = chromium_executable()
+    if executable is not None:
+        return executable
+    if os.environ.get("SGCOURSE_SKIP_BROWSER") == "1":
+        pytest.skip("SGCOURSE_SKIP_BROWSER=1 and no Chromium found")
+    pytest.fail(f"Chromium is required for the browser tests and was not found. {INSTALL_HINT}",
+                pytrace=False)
+
+
+@dataclass
+class NotebookReport:
+    """What :meth:`LabSession.check_notebook` measured for one notebook."""
+
+    path: str
+    seconds_to_open: float
+    seconds_to_run: float
+    sliders: list[SliderReport] = field(default_factory=list)
+
+
+class LabSession:
+    """A JupyterLab server rooted at ``root`` and a headless Chromium page, as a context manager."""
+
+    def __init__(self, root: Path, *, screenshot_dir: Path | None = None,
+                 executable: str | None = None, run_timeout: float = 120.0,
+                 change_timeout: float = 15.0) -> None:
+        self.root = Path(root).resolve()
+        self.screenshot_dir = screenshot_dir
+        self.executable = executable or chromium_executable()
+        if self.executable is None:
+            raise RuntimeError(f"Chromium was not found. {INSTALL_HINT}")
+        self.run_timeout = run_timeout
+        self.change_timeout = change_timeout
+        self.server = JupyterLabServer(self.root)
+        self.kernel_pids: set[int] = set()
+        self._hashes_before: dict[str, str] = {}
+        self._page_cm: AbstractContextManager[Page] | None = None
+        self.page: Page | None = None
+
+    def __enter__(self) -> LabSession:
+        self._hashes_before = notebook_hashes(self.root)
+        self.server.start()
+        try:
+            self._page_cm = chromium_page(self.executable)
+            self.page = self._page_cm.__enter__()
+            open_lab(self.page, self.server.lab_url())
+        except BaseException:
+            if self._page_cm is not None:
+                self._page_cm.__exit__(None, None, None)
+            self.server.stop()
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self._page_cm is not None:
+                self._page_cm.__exit__(exc_type, exc, tb)
+        finally:
+            self.server.remember_processes()
+            self.server.__exit__(exc_type, exc, tb)
+        if exc is None:
+            left = self.server.alive()
+            assert not left, f"processes still running after the session: {left}"
+            after = notebook_hashes(self.root)
+            assert after == self._hashes_before, (
+                "JupyterLab modified notebooks on disk (autosave must be off): "
+                f"{sorted(set(after.items()) ^ set(self._hashes_before.items()))}"
+            )
+
+    def check_notebook(self, relative_path: str, *, name: str | None = None) -> NotebookReport:
+        """Open, run all, check every alpha slider, shut the kernel down (see module doc)."""
+        assert self.page is not None, "use LabSession as a context manager"
+        page = self.page
+        name = name or Path(relative_path).stem
+        start = time.monotonic()
+        panel_id = open_notebook(page, relative_path)
+        opened = time.monotonic()
+        self.server.remember_processes()
+        try:
+            run_all_cells(page, timeout=self.run_timeout)
+            ran = time.monotonic()
+            sliders = check_alpha_sliders(page, panel_id=panel_id, name=name,
+                                          screenshot_dir=self.screenshot_dir,
+                                          change_timeout=self.change_timeout)
+        finally:
+            self.server.remember_processes()
+            server_pid = self.server.process.pid if self.server.process else -1
+            self.kernel_pids |= self.server.started_pids - {server_pid}
+            # The server kills kernels on exit anyway; a broken page must not mask the failure.
+            with contextlib.suppress(Exception):
+                close_notebook(page)
+        return NotebookReport(relative_path, opened - start, ran - opened, sliders)
