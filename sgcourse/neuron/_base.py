@@ -125,9 +125,10 @@ class BaseNode(MemoryModule):
         entry = _dispatch.lookup(cls, "m", self._backend)
         if not entry.supports(self, x_seq):
             raise ValueError(f"backend {self._backend!r} of {cls.__name__} does not support this "
-                             f"call (surrogate {type(self.surrogate_function).__name__}, input "
-                             f"dtype {x_seq.dtype} on {x_seq.device}); use backend='torch' or "
-                             f"None (automatic)")
+                             f"call (surrogate {self.surrogate_function!r}, detach_reset="
+                             f"{self.detach_reset}, input dtype {x_seq.dtype} on {x_seq.device})"
+                             f"{_dispatch.why_unsupported(self._backend, x_seq)}; use "
+                             f"backend='torch' or backend=None (automatic)")
         return entry
 
     # ---- the three phases --------------------------------------------------------------------

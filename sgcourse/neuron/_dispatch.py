@@ -96,6 +96,21 @@ def load_kernels(backend: str) -> ModuleType:
             f"{type(error).__name__}: {error}") from error
 
 
+def why_unsupported(backend: str, x_seq: torch.Tensor) -> str:
+    """An explanation to append to an error when ``backend`` refused ``x_seq`` (may be empty)."""
+    if backend != "triton":
+        return ""
+    try:
+        import triton  # noqa: F401
+    except ImportError as error:
+        return (f": Triton cannot be imported ({type(error).__name__}: {error}); install it with "
+                f"pip install 'sgcourse[triton]'")
+    if x_seq.device.type != "cuda":
+        return (": Triton kernels need CUDA tensors (on CPU, only inside "
+                "sgcourse.kernels.triton.use_interpreter())")
+    return ""
+
+
 def kernels_if_available(backend: str) -> ModuleType | None:
     """The kernel module of ``backend``, or ``None`` when it cannot be imported."""
     try:
