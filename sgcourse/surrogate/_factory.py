@@ -1,4 +1,4 @@
-"""Derive the autograd Function, the functional and the ``nn.Module`` from a :class:`SurrogateSpec`."""
+"""Derive the autograd Function, the functional and the ``nn.Module`` from a surrogate spec."""
 
 from __future__ import annotations
 

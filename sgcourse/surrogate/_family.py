@@ -243,10 +243,12 @@ LOG_TAILED_RELU = SurrogateSpec(
                     domain=NONNEGATIVE),),
     primitive=lambda x, alpha: (alpha * x.clamp(max=0) + x.clamp(0, 1)
                                 + torch.log(x.clamp(min=1))),
-    derivative=lambda x, alpha: torch.where(x <= 0, alpha * torch.ones_like(x), 1 / x.clamp(min=1)),
+    derivative=lambda x, alpha: torch.where(
+        x <= 0, alpha * torch.ones_like(x), 1 / x.clamp(min=1)),
     primitive_tex=(r"\begin{cases} \alpha x, & x \le 0 \\ x, & 0 < x \le 1 \\ \ln x + 1, & x > 1 "
                    r"\end{cases}"),
-    derivative_tex=r"\begin{cases} \alpha, & x \le 0 \\ 1, & 0 < x \le 1 \\ 1/x, & x > 1 \end{cases}",
+    derivative_tex=(r"\begin{cases} \alpha, & x \le 0 \\ 1, & 0 < x \le 1 \\ 1/x, & x > 1 "
+                    r"\end{cases}"),
     summary="Log-tailed ReLU surrogate (Cai et al. 2017): ReLU-like with a logarithmic tail.",
     kinks=lambda alpha: (0.0, 1.0),
     note=("σ′(0) = α, which is 0 at the default: a membrane exactly at threshold gets no gradient. "
@@ -285,7 +287,8 @@ POISSON_PASS = SurrogateSpec(
     primitive_tex="x",
     derivative_tex="1",
     summary=("Stochastic straight-through estimator: the forward pass samples a spike with "
-             "probability clamp(x, 0, 1) (Bernoulli), the backward pass passes the gradient as is."),
+             "probability clamp(x, 0, 1) (Bernoulli); the backward pass passes the gradient "
+             "as is."),
     forward="bernoulli",
 )
 

@@ -1,4 +1,4 @@
-"""The declaration of one surrogate: everything else (Function, functional, Module) derives from it."""
+"""The declaration of one surrogate: Function, functional and Module all derive from it."""
 
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ class SurrogateSpec:
     """One surrogate gradient function, declared once.
 
     ``primitive(x, *params)`` is the smooth function σ(x) and ``derivative(x, *params)`` its
-    derivative σ′(x), both written with plain torch operations in numerically stable forms. The
-    spiking forward pass is the Heaviside step Θ(x) (or Bernoulli sampling for ``forward="bernoulli"``)
-    and the backward pass multiplies the incoming gradient by σ′(x).
+    derivative σ′(x), both written with plain torch operations in numerically stable forms.
+    The spiking forward pass is the Heaviside step Θ(x) (or Bernoulli sampling for
+    ``forward="bernoulli"``) and the backward pass multiplies the incoming gradient by σ′(x).
     """
 
     name: str
@@ -81,8 +81,8 @@ class SurrogateSpec:
         real floating point; no gradient ever flows to them.
         """
         if len(params) > len(self.hparams):
-            raise TypeError(f"{self.name}.apply takes at most {len(self.hparams)} hyper-parameter(s) "
-                            f"{self.names} after x, got {len(params)}")
+            raise TypeError(f"{self.name}.apply takes at most {len(self.hparams)} "
+                            f"hyper-parameter(s) {self.names} after x, got {len(params)}")
         checked: list[Param] = []
         for h, value in zip(self.hparams, params, strict=False):
             if isinstance(value, torch.Tensor) and value.numel() != 1:
