@@ -311,6 +311,62 @@ def test_torch_compile(device: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------
+# Compiled kernels: build them for an H100/H200 (sm_90) without a GPU
+# ------------------------------------------------------------------------------------------
+# The interpreter runs the kernels' Python, not Triton's compiler, which is stricter (e.g. it
+# rejects non-constexpr globals). Triton ships ptxas, so the real compiler can run on CPU.
+
+_PTR = {torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16"}
+_FLAGS = ("DECAY_INPUT", "HARD_RESET", "DETACH_RESET", "HAS_GRAD_SPIKE", "HAS_GRAD_V",
+          "HAS_GRAD_H", "NEED_GRAD_DECAY")
+
+
+def _compile_sm90(fn: object, signature: dict[str, str], constexprs: dict[str, object]) -> None:
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    signature = {**signature, **{name: "constexpr" for name in constexprs}}
+    try:
+        compiled = triton.compile(ASTSource(fn, signature, constexprs),
+                                  target=GPUTarget("cuda", 90, 32),
+                                  options={"num_warps": 4, "enable_fp_fusion": False})
+    except (FileNotFoundError, PermissionError) as err:  # pragma: no cover - broken install
+        pytest.skip(f"Triton's bundled ptxas is unusable here: {err}")
+    assert compiled.asm["cubin"]
+
+
+@pytest.mark.parametrize("surrogate_id", sorted(kt.KERNEL_SURROGATES.values()))
+def test_backward_kernel_compiles_for_sm90(surrogate_id: int) -> None:
+    """Every surrogate's σ′, each with a different combination of the seven flags."""
+    dtype = tuple(_PTR)[surrogate_id % 3]
+    flags = {name: bool((surrogate_id * 37 + 11) >> i & 1) for i, name in enumerate(_FLAGS)}
+    io, f32 = _PTR[dtype], "*fp32"
+    signature = dict(
+        grad_spike_ptr=io, grad_v_ptr=io, grad_h_ptr=f32, h_ptr=f32, x_ptr=io, v_init_ptr=io,
+        decay_ptr=f32, grad_x_ptr=io, grad_v_init_ptr=io, grad_decay_ptr=f32, N="i32", T="i32",
+        last_offset="i64", v_threshold="fp32", v_reset="fp32", p0="fp32", p1="fp32",
+        n_terms="i32")
+    _compile_sm90(kt._kernels(False).lif_backward_kernel, signature,
+                  dict(SURROGATE=surrogate_id, **flags, BLOCK=512))
+
+
+@pytest.mark.parametrize("dtype", list(_PTR))
+def test_forward_kernels_compile_for_sm90(dtype: torch.dtype) -> None:
+    io = _PTR[dtype]
+    signature = dict(x_ptr=io, v_init_ptr="*fp32", decay_ptr="*fp32", spike_ptr=io, v_ptr=io,
+                     h_ptr="*fp32", N="i32", T="i32", v_threshold="fp32", v_reset="fp32")
+    kernels = kt._kernels(False)
+    decay_input = dtype != torch.float16
+    _compile_sm90(kernels.lif_forward_kernel, signature,
+                  dict(DECAY_INPUT=decay_input, HARD_RESET=dtype != torch.bfloat16, BLOCK=1024))
+    _compile_sm90(kernels.surrogate_grad_kernel,
+                  dict(x_ptr="*fp32", y_ptr="*fp32", N="i32", p0="fp32", p1="fp32",
+                       n_terms="i32"),
+                  dict(SURROGATE=9, BLOCK=256))
+
+
+# ------------------------------------------------------------------------------------------
 # Interpreter isolation and errors
 # ------------------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ kernels are Triton-interpreter functions (CPU, for tests). Two rules keep that p
   when ``triton.language`` is first imported, so the interpreted copy could not call them in a
   process where Triton was imported normally. Sums use ``tl.reduce`` with the local ``_add``.
 * Scalar loop bounds are plain ``int`` arguments (the interpreter passes scalars as Python
-  numbers).
+  numbers), and constants are literals (compiled Triton refuses non-constexpr globals).
 
 Notation (one neuron; all state math in float32, whatever the input dtype):
 
@@ -46,9 +46,6 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-PI = 3.141592653589793
-INV_SQRT_PI = 0.5641895835477563
-
 
 @triton.jit
 def _add(a, b):
@@ -69,7 +66,7 @@ def surrogate_grad(x, SURROGATE: tl.constexpr, p0, p1, n_terms):
         s = 1.0 / (1.0 + tl.exp(-p0 * x))
         y = p0 * s * (1.0 - s)
     elif SURROGATE == 1:  # atan: (α/2) / (1 + (π α x / 2)²)
-        z = 0.5 * PI * p0 * x
+        z = 1.5707963267948966 * p0 * x  # π/2
         y = (0.5 * p0) / (1.0 + z * z)
     elif SURROGATE == 2:  # piecewise_quadratic: max(0, α − α²|x|)
         y = tl.maximum(p0 - p0 * p0 * ax, 0.0)
@@ -83,13 +80,13 @@ def surrogate_grad(x, SURROGATE: tl.constexpr, p0, p1, n_terms):
         y = p0 / (d * d)
     elif SURROGATE == 6:  # erf: (α/√π) e^{−α²x²}
         z = p0 * x
-        y = (p0 * INV_SQRT_PI) * tl.exp(-(z * z))
+        y = (p0 * 0.5641895835477563) * tl.exp(-(z * z))  # 1/√π
     elif SURROGATE == 7:  # nonzero_sign_log_abs: α / (1 + α|x|)
         y = p0 / (1.0 + p0 * ax)
     elif SURROGATE == 8:  # piecewise_leaky_relu (w, c): 1/(2w) if |x| < w else c
         y = p1 + (0.5 / p0 - p1) * tl.where(ax < p0, 1.0, 0.0)
     elif SURROGATE == 9:  # squarewave_fourier_series (n, T): (4/T) Σ_{i<n} cos((2i−1) 2π x / T)
-        omega = 2.0 * PI / p1
+        omega = 6.283185307179586 / p1  # 2π/T
         acc = x * 0.0
         for i in range(1, n_terms):
             acc += tl.cos((2.0 * i - 1.0) * omega * x)

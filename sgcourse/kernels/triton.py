@@ -193,6 +193,12 @@ def _default_block(n: int) -> int:
     return block
 
 
+#: No fused multiply-add: each operation rounds as in the torch reference, so the float32 state
+#: (and hence every spike) equals the per-step torch computation bit for bit; the kernels are
+#: memory-bound, so this costs no time. (The interpreter ignores launch options.)
+_LAUNCH_OPTIONS = {"enable_fp_fusion": False}
+
+
 def _num_warps(block: int) -> int:
     return max(1, min(8, block // 256))
 
@@ -232,7 +238,7 @@ def _forward_op(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
             kernel[(-(-n // block_size),)](
                 x, v_init.contiguous(), decay, spike, v_seq, h_seq, n, steps, v_threshold,
                 v_reset, DECAY_INPUT=decay_input, HARD_RESET=hard_reset, BLOCK=block_size,
-                num_warps=_num_warps(block_size))
+                num_warps=_num_warps(block_size), **_LAUNCH_OPTIONS)
     return spike, v_seq, h_seq
 
 
@@ -271,7 +277,7 @@ def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tenso
                 DETACH_RESET=detach_reset, HAS_GRAD_SPIKE=grads[0] is not None,
                 HAS_GRAD_V=grads[1] is not None, HAS_GRAD_H=grads[2] is not None,
                 NEED_GRAD_DECAY=need_grad_decay, BLOCK=block_size,
-                num_warps=_num_warps(block_size))
+                num_warps=_num_warps(block_size), **_LAUNCH_OPTIONS)
     return grad_x, grad_v_init, partial.sum().to(decay.dtype)
 
 
@@ -453,5 +459,6 @@ def _surrogate_grad(x: Tensor, surrogate: Surrogate, block_size: int = 1024) -> 
         kernel = _kernels(interpret).surrogate_grad_kernel
         with _quiet_interpreter(interpret):
             kernel[(-(-x32.numel() // block_size),)](x32, y, x32.numel(), p0, p1, n_terms,
-                                                     SURROGATE=sid, BLOCK=block_size)
+                                                     SURROGATE=sid, BLOCK=block_size,
+                                                     **_LAUNCH_OPTIONS)
     return y
