@@ -200,7 +200,13 @@ _LAUNCH_OPTIONS = {"enable_fp_fusion": False}
 
 
 def _num_warps(block: int) -> int:
-    return max(1, min(8, block // 256))
+    """Four float32 per thread (one 16-byte access): 1 warp for 128 neurons, 8 for 1024."""
+    return max(1, min(8, block // 128))
+
+
+def _device_guard(x: Tensor) -> contextlib.AbstractContextManager[object]:
+    """Triton launches on the current CUDA device: make it the device of ``x``."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +240,7 @@ def _forward_op(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
     h_seq = torch.empty(x.shape, dtype=torch.float32, device=x.device)
     if n > 0:
         kernel = _kernels(interpret).lif_forward_kernel
-        with _quiet_interpreter(interpret):
+        with _quiet_interpreter(interpret), _device_guard(x):
             kernel[(-(-n // block_size),)](
                 x, v_init.contiguous(), decay, spike, v_seq, h_seq, n, steps, v_threshold,
                 v_reset, DECAY_INPUT=decay_input, HARD_RESET=hard_reset, BLOCK=block_size,
@@ -268,7 +274,7 @@ def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tenso
         grads = [g.contiguous() if g is not None else None for g in (grad_spike, grad_v, grad_h)]
         dummy = h_seq  # never read: the matching HAS_GRAD_* flag is False
         kernel = _kernels(interpret).lif_backward_kernel
-        with _quiet_interpreter(interpret):
+        with _quiet_interpreter(interpret), _device_guard(x):
             kernel[(blocks,)](
                 *(g if g is not None else dummy for g in grads), h_seq, x, v_init.contiguous(),
                 decay, grad_x, grad_v_init, partial, n, steps, (steps - 1) * n,
@@ -457,7 +463,7 @@ def _surrogate_grad(x: Tensor, surrogate: Surrogate, block_size: int = 1024) -> 
     interpret = interpreting()
     if x32.numel():
         kernel = _kernels(interpret).surrogate_grad_kernel
-        with _quiet_interpreter(interpret):
+        with _quiet_interpreter(interpret), _device_guard(x32):
             kernel[(-(-x32.numel() // block_size),)](x32, y, x32.numel(), p0, p1, n_terms,
                                                      SURROGATE=sid, BLOCK=block_size,
                                                      **_LAUNCH_OPTIONS)
