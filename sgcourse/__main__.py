@@ -1,0 +1,51 @@
+"""Command line: ``python -m sgcourse check`` (also installed as ``sgcourse check``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sgcourse", description="sgcourse: surrogate gradients for spiking neural networks.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "check", help="check that this environment can run the lessons, and say what to fix",
+        description="Report Python, torch (CPU or CUDA build), JupyterLab, ipywidgets and its "
+                    "JupyterLab extension, matplotlib, nbval, CUDA and Triton. Exit code 0 when "
+                    "the lessons can run, 1 otherwise.")
+    embed = commands.add_parser(
+        "embed-widget-state",
+        help="execute notebooks and save their widget state, for static renders",
+        description="Execute each notebook in place (like `jupyter nbconvert --execute --inplace`) "
+                    "and store the state of its displayed widgets in the notebook metadata, so "
+                    "that GitHub, nbviewer and JupyterLab show the widgets before anything runs.")
+    embed.add_argument("notebooks", nargs="+", help="notebook files to update in place")
+    embed.add_argument("--timeout", type=float, default=600.0,
+                       help="seconds allowed per cell (default 600)")
+    embed.add_argument("--kernel", default="python3", help="kernel name (default python3)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m sgcourse`` and of the ``sgcourse`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        from sgcourse.check import main as check_main
+
+        return check_main()
+    if args.command == "embed-widget-state":
+        from sgcourse.notebook_tools import main_embed
+
+        return main_embed(args.notebooks, timeout=args.timeout, kernel_name=args.kernel)
+    parser.print_help(sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
