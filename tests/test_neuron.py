@@ -314,3 +314,37 @@ def test_grad_flows_across_calls_until_detach():
     node(x1)
     functional.detach_net(node)
     assert not node(x2).requires_grad
+
+
+def test_hyper_parameters_are_validated_on_assignment_too():
+    node = neuron.LIFNode()
+    node.tau = 4  # ints are fine
+    assert node.tau == 4.0 and isinstance(node.tau, float)
+    with pytest.raises(ValueError, match="tau"):
+        node.tau = 1.0
+    assert node.tau == 4.0  # a rejected value leaves the old one
+    with pytest.raises(ValueError, match="v_threshold"):
+        node.v_threshold = -1.0  # below v_reset = 0
+    with pytest.raises(TypeError, match="detach_reset"):
+        node.detach_reset = "yes"
+    qif = neuron.QIFNode()
+    with pytest.raises(ValueError, match="v_rest"):
+        qif.v_rest = -0.5
+
+
+def test_changing_v_reset_changes_the_reset_value():
+    node = neuron.IFNode()
+    node.v_reset = -0.5
+    assert node.v == -0.5  # not materialised yet: the initial value follows
+    node(torch.zeros(2))
+    node.v_reset = None  # soft reset: back to 0 on reset
+    functional.reset_net(node)
+    assert node.v == 0.0
+
+
+def test_surrogate_can_be_swapped_for_a_plain_callable():
+    node = neuron.IFNode()
+    node.surrogate_function = lambda h: (h >= 0).to(h.dtype)
+    assert node(torch.tensor([1.0, 0.5])).tolist() == [1.0, 0.0]
+    node.surrogate_function = None  # back to a fresh default
+    assert isinstance(node.surrogate_function, surrogate.Sigmoid)

@@ -272,3 +272,13 @@ def test_non_spiking_lif_trace_and_fresh_start():
     assert node.step_mode == "m"
     with pytest.raises(ValueError, match="step_mode"):
         functional.set_step_mode(node, "s")
+
+
+def test_izhikevich_w_rest_is_the_reset_value_of_w():
+    node = neuron.IzhikevichNode(w_rest=0.2)
+    assert node.w == 0.2
+    node(torch.zeros(3))
+    functional.reset_net(node)
+    assert node.w == 0.2
+    node.w_rest = -0.1
+    assert node.w == -0.1

@@ -20,19 +20,31 @@ starts at :math:`V[-1] = V_{reset}` (hard reset) or 0 (soft reset).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import torch
 
 from sgcourse import surrogate
-from sgcourse._checks import check_bool, check_floating_tensor, check_real
+from sgcourse._checks import REAL, Domain, check_bool, check_floating_tensor, check_real
 from sgcourse.base import MemoryModule, check_sequence
 from sgcourse.neuron import _dispatch
 
-__all__ = ["BaseNode", "torch_multi_step"]
+__all__ = ["BaseNode", "HyperCheck", "optional_real", "real", "torch_multi_step"]
 
 SurrogateFn = Callable[[torch.Tensor], torch.Tensor]
+HyperCheck = Callable[[str, Any], Any]
+"""Validates one hyper-parameter: ``check(name, value)`` returns the value to store or raises."""
+
+
+def real(domain: Domain = REAL) -> HyperCheck:
+    """A check accepting a finite real number in ``domain`` (ints become floats)."""
+    return lambda name, value: check_real(name, value, domain)
+
+
+def optional_real(name: str, value: object) -> float | None:
+    """A check accepting ``None`` or a finite real number."""
+    return None if value is None else check_real(name, value)
 
 
 def _surrogate_or_default(surrogate_function: SurrogateFn | None) -> SurrogateFn:
@@ -66,23 +78,59 @@ class BaseNode(MemoryModule):
     state_names: ClassVar[tuple[str, ...]] = ("v",)
     """Names of the state memories passed through :meth:`step`; ``'v'`` comes first."""
 
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        "v_threshold": real(), "v_reset": optional_real, "detach_reset": check_bool,
+        "store_v_seq": check_bool}
+    """Checks applied on every assignment (in ``__init__`` and later), so that a hyper-parameter
+    can never hold an impossible value; subclasses extend the dict."""
+
     def __init__(self, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
         super().__init__()
-        self.v_threshold = check_real("v_threshold", v_threshold)
-        self.v_reset = None if v_reset is None else check_real("v_reset", v_reset)
-        if self.v_reset is not None and self.v_threshold <= self.v_reset:
-            raise ValueError(f"v_threshold must be greater than v_reset, got v_threshold="
-                             f"{self.v_threshold} and v_reset={self.v_reset}")
-        self.surrogate_function = _surrogate_or_default(surrogate_function)
-        self.detach_reset = check_bool("detach_reset", detach_reset)
-        self.store_v_seq = check_bool("store_v_seq", store_v_seq)
+        self.v_threshold = v_threshold
+        self.v_reset = v_reset
+        self.surrogate_function = surrogate_function
+        self.detach_reset = detach_reset
+        self.store_v_seq = store_v_seq
         self.step_mode = step_mode
         self.backend = backend
         self.register_memory("v", self.v_rest_value)
         self.register_memory("v_seq", None)
+
+    # ---- validated hyper-parameters ----------------------------------------------------------
+    def __setattr__(self, name: str, value: Any) -> None:
+        check = type(self).hyper_parameters.get(name)
+        if check is not None:
+            value = check(name, value)
+            current = {n: self.__dict__[n] for n in type(self).hyper_parameters
+                       if n in self.__dict__}
+            self.check_relations({**current, name: value})
+        elif name == "surrogate_function":
+            value = _surrogate_or_default(value)
+            if not isinstance(value, torch.nn.Module) and name in self.__dict__.get("_modules",
+                                                                                    {}):
+                del self._modules[name]  # replacing a module surrogate by a plain callable
+        super().__setattr__(name, value)
+        if check is not None:
+            self.hyper_parameter_changed(name)
+
+    def check_relations(self, values: Mapping[str, Any]) -> None:
+        """Raise :class:`ValueError` if the hyper-parameters ``values`` (those set so far) are
+        inconsistent: here, a hard reset needs :math:`V_{th} > V_{reset}`."""
+        v_threshold, v_reset = values.get("v_threshold"), values.get("v_reset")
+        if v_threshold is not None and v_reset is not None and v_threshold <= v_reset:
+            raise ValueError(f"v_threshold must be greater than v_reset, got v_threshold="
+                             f"{v_threshold} and v_reset={v_reset}")
+
+    def hyper_parameter_changed(self, name: str) -> None:
+        """Keep derived state in line after hyper-parameter ``name`` changed: a new ``v_reset``
+        becomes the reset (and, before the first call, the current) value of ``v``."""
+        if name == "v_reset" and "v" in self._memories:
+            self.set_reset_value("v", self.v_rest_value)
+            if not isinstance(self.v, torch.Tensor):
+                self.v = self.v_rest_value
 
     @property
     def v_rest_value(self) -> float:

@@ -2,10 +2,12 @@ r"""Current-based LIF (CUBA): a synaptic current filters the input before the me
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 
-from sgcourse._checks import Domain, check_real
-from sgcourse.neuron._base import BaseNode, SurrogateFn
+from sgcourse._checks import Domain
+from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
 
 __all__ = ["CUBALIFNode"]
 
@@ -39,12 +41,13 @@ class CUBALIFNode(BaseNode):
                  v_reset: float | None = 0.0, surrogate_function: SurrogateFn | None = None,
                  detach_reset: bool = False, step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        c_decay = check_real("c_decay", c_decay, _DECAY)
-        v_decay = check_real("v_decay", v_decay, _DECAY)
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
                          backend, store_v_seq)
         self.c_decay, self.v_decay = c_decay, v_decay
         self.register_memory("i", 0.0)
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **BaseNode.hyper_parameters, "c_decay": real(_DECAY), "v_decay": real(_DECAY)}
 
     def step(self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

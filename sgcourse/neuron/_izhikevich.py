@@ -2,13 +2,13 @@ r"""The Izhikevich neuron (two-variable form): a quadratic membrane with an adap
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from sgcourse._checks import GREATER_THAN_ONE, POSITIVE, check_real
+from sgcourse._checks import GREATER_THAN_ONE, POSITIVE
 from sgcourse.neuron import _dispatch
-from sgcourse.neuron._base import BaseNode, SurrogateFn
+from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
 from sgcourse.neuron._nonlinear import fused_supports
 
 __all__ = ["IzhikevichNode"]
@@ -58,18 +58,25 @@ class IzhikevichNode(BaseNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        params = {"tau": check_real("tau", tau, GREATER_THAN_ONE),
-                  "v_c": check_real("v_c", v_c), "a0": check_real("a0", a0, POSITIVE),
-                  "v_rest": check_real("v_rest", v_rest),
-                  "tau_w": check_real("tau_w", tau_w, GREATER_THAN_ONE),
-                  "a": check_real("a", a), "b": check_real("b", b)}
-        w_rest = check_real("w_rest", w_rest)
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
                          backend, store_v_seq)
-        for name, value in params.items():
-            setattr(self, name, value)
+        self.tau, self.v_c, self.a0, self.v_rest = tau, v_c, a0, v_rest
+        self.tau_w, self.a, self.b = tau_w, a, b
+        self.register_memory("w", 0.0)
         self.w_rest = w_rest
-        self.register_memory("w", w_rest)
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **BaseNode.hyper_parameters, "tau": real(GREATER_THAN_ONE), "v_c": real(),
+        "a0": real(POSITIVE), "v_rest": real(), "w_rest": real(), "tau_w": real(GREATER_THAN_ONE),
+        "a": real(), "b": real()}
+
+    def hyper_parameter_changed(self, name: str) -> None:
+        """Also: a new ``w_rest`` becomes the reset (and initial) value of ``w``."""
+        super().hyper_parameter_changed(name)
+        if name == "w_rest" and "w" in self._memories:
+            self.set_reset_value("w", self.w_rest)
+            if not isinstance(self.w, torch.Tensor):
+                self.w = self.w_rest
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor,
                         w: torch.Tensor | None = None) -> torch.Tensor:

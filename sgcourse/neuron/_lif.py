@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from sgcourse._checks import GREATER_THAN_ONE, check_bool, check_real
-from sgcourse.neuron._base import BaseNode, SurrogateFn
+from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
 from sgcourse.neuron._kernels import register_lif_kernels
 
 __all__ = ["KLIFNode", "LIAFNode", "LIFNode", "ParametricLIFNode", "leaky_charge"]
@@ -39,13 +40,15 @@ def leaky_charge(x: torch.Tensor, v: torch.Tensor, decay: float | torch.Tensor, 
 class _LeakyBase(BaseNode):
     """A BaseNode with ``decay_input`` and the leaky charge at decay :meth:`decay`."""
 
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **BaseNode.hyper_parameters, "decay_input": check_bool}
+
     def __init__(self, decay_input: bool, v_threshold: float, v_reset: float | None,
                  surrogate_function: SurrogateFn | None, detach_reset: bool, step_mode: str,
                  backend: str | None, store_v_seq: bool) -> None:
-        checked_decay_input = check_bool("decay_input", decay_input)
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
                          backend, store_v_seq)
-        self.decay_input = checked_decay_input
+        self.decay_input = decay_input
 
     def decay(self) -> float | torch.Tensor:
         r"""The decay factor :math:`k = 1/\tau` per step."""
@@ -83,10 +86,12 @@ class LIFNode(_LeakyBase):
                  v_reset: float | None = 0.0, surrogate_function: SurrogateFn | None = None,
                  detach_reset: bool = False, step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        tau = check_real("tau", tau, GREATER_THAN_ONE)
         super().__init__(decay_input, v_threshold, v_reset, surrogate_function, detach_reset,
                          step_mode, backend, store_v_seq)
         self.tau = tau
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **_LeakyBase.hyper_parameters, "tau": real(GREATER_THAN_ONE)}
 
     def decay(self) -> float:
         return 1.0 / self.tau
@@ -145,11 +150,13 @@ class KLIFNode(LIFNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        scale_reset = check_bool("scale_reset", scale_reset)
         super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
                          detach_reset, step_mode, backend, store_v_seq)
         self.scale_reset = scale_reset
         self.k = nn.Parameter(torch.tensor(1.0))
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **LIFNode.hyper_parameters, "scale_reset": check_bool}
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return torch.relu(self.k * super().neuronal_charge(x, v))
@@ -186,11 +193,13 @@ class LIAFNode(LIFNode):
                  store_v_seq: bool = False) -> None:
         if not callable(act):
             raise TypeError(f"act must be a callable activation, got {type(act).__name__}")
-        threshold_related = check_bool("threshold_related", threshold_related)
         super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
                          detach_reset, step_mode, backend, store_v_seq)
         self.act = act
         self.threshold_related = threshold_related
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **LIFNode.hyper_parameters, "threshold_related": check_bool}
 
     def step(self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:

@@ -6,13 +6,14 @@ fire and reset. Their potential starts at :math:`V_{reset}` (``-0.1`` by default
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import torch
 
-from sgcourse._checks import GREATER_THAN_ONE, POSITIVE, check_real
+from sgcourse._checks import GREATER_THAN_ONE, POSITIVE
 from sgcourse.neuron import _dispatch
-from sgcourse.neuron._base import BaseNode, SurrogateFn
+from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
 
 __all__ = ["EIFNode", "QIFNode"]
 
@@ -42,16 +43,21 @@ class QIFNode(BaseNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        tau = check_real("tau", tau, GREATER_THAN_ONE)
-        v_c = check_real("v_c", v_c)
-        a0 = check_real("a0", a0, POSITIVE)
-        v_rest = check_real("v_rest", v_rest)
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
                          backend, store_v_seq)
-        if self.v_reset is not None and v_rest < self.v_reset:
-            raise ValueError(f"v_rest must be >= v_reset, got v_rest={v_rest} and "
-                             f"v_reset={self.v_reset}")
         self.tau, self.v_c, self.a0, self.v_rest = tau, v_c, a0, v_rest
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **BaseNode.hyper_parameters, "tau": real(GREATER_THAN_ONE), "v_c": real(),
+        "a0": real(POSITIVE), "v_rest": real()}
+
+    def check_relations(self, values: Mapping[str, Any]) -> None:
+        """Also :math:`V_{rest} \\ge V_{reset}` for a hard reset."""
+        super().check_relations(values)
+        v_rest, v_reset = values.get("v_rest"), values.get("v_reset")
+        if v_rest is not None and v_reset is not None and v_rest < v_reset:
+            raise ValueError(f"v_rest must be >= v_reset, got v_rest={v_rest} and "
+                             f"v_reset={v_reset}")
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return v + (x + self.a0 * (v - self.v_rest) * (v - self.v_c)) / self.tau
@@ -89,13 +95,13 @@ class EIFNode(BaseNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        tau = check_real("tau", tau, GREATER_THAN_ONE)
-        delta_T = check_real("delta_T", delta_T, POSITIVE)
-        theta_rh = check_real("theta_rh", theta_rh)
-        v_rest = check_real("v_rest", v_rest)
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
                          backend, store_v_seq)
         self.tau, self.delta_T, self.theta_rh, self.v_rest = tau, delta_T, theta_rh, v_rest
+
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
+        **BaseNode.hyper_parameters, "tau": real(GREATER_THAN_ONE), "delta_T": real(POSITIVE),
+        "theta_rh": real(), "v_rest": real()}
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         upswing = self.delta_T * torch.exp((v - self.theta_rh) / self.delta_T)
