@@ -36,6 +36,7 @@ def test_lessons_with_alpha_explorer_work_in_jupyterlab() -> None:
     with LabSession(REPO, screenshot_dir=SCREENSHOTS, executable=executable) as lab:
         reports = [lab.check_notebook(str(path.relative_to(REPO))) for path in lessons]
         kernel_pids = set(lab.kernel_pids)
+        print(", ".join(f"{k}: {v:.1f} s" for k, v in lab.timings.items()))
     # The session stopped the server and Chromium, asserted that none of their processes is
     # running and that no notebook changed on disk. The kernel check must not be vacuous:
     assert kernel_pids, "no kernel process was ever seen, so 'nothing left running' proves nothing"

@@ -109,17 +109,24 @@ class LabSession:
         self.change_timeout = change_timeout
         self.server = JupyterLabServer(self.root)
         self.kernel_pids: set[int] = set()
+        #: Seconds spent starting the server, Chromium and JupyterLab's page.
+        self.timings: dict[str, float] = {}
         self._hashes_before: dict[str, str] = {}
         self._page_cm: AbstractContextManager[Page] | None = None
         self.page: Page | None = None
 
     def __enter__(self) -> LabSession:
         self._hashes_before = notebook_hashes(self.root)
+        start = time.monotonic()
         self.server.start()
+        self.timings["server start"] = time.monotonic() - start
         try:
             self._page_cm = chromium_page(self.executable)
             self.page = self._page_cm.__enter__()
+            self.timings["chromium start"] = time.monotonic() - start - sum(self.timings.values())
             open_lab(self.page, self.server.lab_url())
+            self.timings["JupyterLab load"] = time.monotonic() - start - sum(
+                self.timings.values())
         except BaseException:
             if self._page_cm is not None:
                 self._page_cm.__exit__(None, None, None)

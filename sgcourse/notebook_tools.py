@@ -1,0 +1,137 @@
+"""Save the state of a notebook's widgets in the notebook, so that static renders show them.
+
+GitHub, nbviewer and a JupyterLab that has not run the notebook yet can only draw a widget (the
+alpha explorer's slider and plot, say) from ``metadata.widgets["application/vnd.jupyter.widget-
+state+json"]``; without it they print "Loading widget..." or the widget's text repr.
+:func:`embed_widget_state` executes a notebook with nbclient (``store_widget_state=True``), keeps
+the state of the widgets its outputs display (and the models they refer to: layouts, styles,
+children) and writes the notebook back. The stored outputs are those of that execution, exactly
+as ``jupyter nbconvert --execute --to notebook --inplace`` would write them, so nbval keeps
+passing: it never compares notebook metadata nor widget model ids.
+
+Command line: ``python -m sgcourse embed-widget-state lessons/02_surrogate_gradients.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import nbformat
+
+__all__ = [
+    "WIDGET_STATE_MIME",
+    "WIDGET_VIEW_MIME",
+    "displayed_model_ids",
+    "embed_widget_state",
+    "execute_with_widget_state",
+    "main_embed",
+    "prune_widget_state",
+]
+
+WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+_MODEL_PREFIX = "IPY_MODEL_"
+
+
+def displayed_model_ids(notebook: nbformat.NotebookNode) -> set[str]:
+    """Model ids of the widget views in the notebook's outputs."""
+    ids = set()
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(WIDGET_VIEW_MIME)
+            if isinstance(view, dict) and "model_id" in view:
+                ids.add(str(view["model_id"]))
+            elif isinstance(view, str):  # some writers store the JSON as a string
+                ids.add(str(json.loads(view)["model_id"]))
+    return ids
+
+
+def _references(value: object) -> Iterable[str]:
+    """Model ids referred to (``"IPY_MODEL_<id>"``) anywhere inside a widget's state."""
+    if isinstance(value, str):
+        if value.startswith(_MODEL_PREFIX):
+            yield value[len(_MODEL_PREFIX):]
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _references(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _references(item)
+
+
+def prune_widget_state(notebook: nbformat.NotebookNode) -> int:
+    """Keep only the widget models reachable from displayed views; return how many were dropped.
+
+    Removes the whole ``metadata.widgets`` entry when nothing is displayed.
+    """
+    widgets_meta = notebook.metadata.get("widgets", {})
+    bundle = widgets_meta.get(WIDGET_STATE_MIME)
+    if not bundle:
+        return 0
+    state: dict[str, dict] = bundle.get("state", {})
+    keep: set[str] = set()
+    todo = [model_id for model_id in displayed_model_ids(notebook) if model_id in state]
+    while todo:
+        model_id = todo.pop()
+        if model_id in keep:
+            continue
+        keep.add(model_id)
+        todo.extend(ref for ref in _references(state[model_id].get("state", {}))
+                    if ref in state and ref not in keep)
+    dropped = len(state) - len(keep)
+    bundle["state"] = {model_id: state[model_id] for model_id in state if model_id in keep}
+    if not bundle["state"]:
+        del widgets_meta[WIDGET_STATE_MIME]
+        if not widgets_meta:
+            del notebook.metadata["widgets"]
+    return dropped
+
+
+def execute_with_widget_state(notebook: nbformat.NotebookNode, *, cwd: Path,
+                              timeout: float = 600.0,
+                              kernel_name: str = "python3") -> nbformat.NotebookNode:
+    """Execute ``notebook`` in ``cwd`` (in place) and store the state of its displayed widgets."""
+    from nbclient import NotebookClient
+
+    notebook.metadata.pop("widgets", None)  # never keep the state of an older execution
+    client = NotebookClient(notebook, timeout=timeout, kernel_name=kernel_name,
+                            resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
+    client.execute()
+    prune_widget_state(notebook)
+    return notebook
+
+
+def embed_widget_state(path: Path | str, output: Path | str | None = None, *,
+                       timeout: float = 600.0, kernel_name: str = "python3") -> Path:
+    """Execute the notebook at ``path`` and write it, with its widget state, to ``output``.
+
+    ``output`` defaults to ``path`` (in place). Returns the path written.
+    """
+    source = Path(path)
+    notebook = nbformat.read(str(source), as_version=4)
+    execute_with_widget_state(notebook, cwd=source.resolve().parent, timeout=timeout,
+                              kernel_name=kernel_name)
+    target = Path(output) if output is not None else source
+    nbformat.validate(notebook)
+    nbformat.write(notebook, str(target))
+    return target
+
+
+def main_embed(paths: Sequence[str], *, timeout: float = 600.0,
+               kernel_name: str = "python3") -> int:
+    """``python -m sgcourse embed-widget-state``: update each notebook in place."""
+    failures = 0
+    for path in paths:
+        try:
+            embed_widget_state(path, timeout=timeout, kernel_name=kernel_name)
+        except Exception as error:  # report every notebook, then fail
+            failures += 1
+            print(f"{path}: FAILED: {type(error).__name__}: {error}", file=sys.stderr)
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE_MIME, {}).get("state", {})
+        print(f"{path}: executed; widget state of {len(state)} model(s) saved")
+    return 1 if failures else 0
