@@ -76,6 +76,9 @@ def check_sequence(x_seq: torch.Tensor, name: str = "x_seq") -> torch.Tensor:
     if x_seq.dim() < 2:
         raise ValueError(f"{name} must have shape [T, N, *] (at least 2 dimensions) in "
                          f"multi-step mode, got shape {tuple(x_seq.shape)}")
+    if x_seq.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one time step, got shape "
+                         f"{tuple(x_seq.shape)}")
     return x_seq
 
 

@@ -118,3 +118,8 @@ def test_restricted_step_modes():
 def test_multi_step_input_needs_two_dimensions():
     with pytest.raises(ValueError, match=r"\[T, N, \*\]"):
         Counter("m")(torch.ones(3))
+
+
+def test_multi_step_input_needs_a_time_step():
+    with pytest.raises(ValueError, match="time step"):
+        Counter("m")(torch.ones(0, 2))

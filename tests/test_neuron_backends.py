@@ -173,3 +173,23 @@ def test_missing_kernel_module_keeps_the_import_error(monkeypatch):
     node = neuron.LIFNode(step_mode="m")  # automatic selection quietly uses torch
     assert node._implementation(torch.rand(2, 2)) is _dispatch.lookup(neuron.LIFNode, "m",
                                                                       "torch")
+
+
+@pytest.mark.slow
+def test_torch_compile_matches_eager():
+    from sgcourse import functional, layer
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(layer.Linear(3, 4), neuron.LIFNode(),
+                              neuron.IFNode(v_reset=None))
+    functional.set_step_mode(net, "m")
+    compiled = torch.compile(net, backend="aot_eager")
+    x = torch.rand(5, 2, 3) * 2
+    a, b = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    out_compiled = compiled(a)
+    out_compiled.sum().backward()
+    functional.reset_net(net)
+    out_eager = net(b)
+    out_eager.sum().backward()
+    assert torch.equal(out_compiled, out_eager)
+    torch.testing.assert_close(a.grad, b.grad)
