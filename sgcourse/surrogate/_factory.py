@@ -32,10 +32,13 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
 def make_function(spec: SurrogateSpec) -> type[torch.autograd.Function]:
     """The autograd Function: forward Θ(x), backward ``grad · σ′(x)``; hyper-parameters get None.
 
-    The closures capture only plain functions and tuples (never the spec object) so that
-    ``torch.compile(fullgraph=True)`` can trace them.
+    What ``torch.compile(fullgraph=True)`` traces captures only plain functions and tuples (the
+    spec object is reached only by the parameter check, which runs outside compilation).
     """
-    check_params = spec.check_params
+
+    def check_params(params: tuple[Param, ...]) -> None:
+        spec.check_params(params)
+
     derivative = spec.derivative
     defaults = tuple(h.default for h in spec.hparams)
     bernoulli = spec.forward == "bernoulli"
