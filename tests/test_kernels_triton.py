@@ -179,6 +179,27 @@ def test_default_block_and_broadcast_v_init(device: str) -> None:
         assert rel_err(g, g_ref) <= REL_TOL
 
 
+@pytest.mark.parametrize("neuron", ["LIF", "PLIF"])
+def test_saves_h_seq_not_x(device: str, neuron: str) -> None:
+    """The backward pass keeps H (float32) alive; X only for ∂L/∂k with decay_input."""
+    x, v0, _, _ = _inputs(device)
+    k, _ = _case(neuron, device)
+    saved: list[torch.Tensor] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        kt.lif_multistep(x, v0, k, decay_input=True, v_threshold=V_TH, v_reset=0.0,
+                         detach_reset=False, surrogate=surrogate.Sigmoid())
+    big = [t for t in saved if t.numel() == x.numel()]
+    assert any(t.dtype == torch.float32 and t.shape == x.shape for t in big)  # h_seq
+    keeps_x = any(t.data_ptr() == x.data_ptr() for t in big)
+    assert keeps_x == (neuron == "PLIF")
+    assert len(big) == 1 + keeps_x
+
+
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_half_precision_inputs(device: str, dtype: torch.dtype) -> None:
     """fp16/bf16 in and out, float32 state: equal spikes, v and grads close to float32 math."""
@@ -289,8 +310,12 @@ def test_opcheck_backward(device: str) -> None:
     x, v0, decay, *config = _op_args(device)
     _, _, h = torch.ops.sgcourse.lif_multistep_triton(x, v0, decay, *config)
     grads = (torch.randn_like(x), None, torch.randn_like(h))
-    args = (*grads, h.detach(), x.detach(), v0.detach(), decay.detach(), *config, True)
-    torch.library.opcheck(torch.ops.sgcourse.lif_multistep_triton_backward.default, args)
+    op = torch.ops.sgcourse.lif_multistep_triton_backward.default
+    tensors = (h.detach(), x.detach(), v0.detach(), decay.detach(), x.dtype)
+    torch.library.opcheck(op, (*grads, *tensors, *config, True))
+    # Without the decay gradient, x_seq is not needed (and not saved by the forward op).
+    tensors = (h.detach(), None, v0.detach(), decay.detach(), x.dtype)
+    torch.library.opcheck(op, (*grads, *tensors, *config, False))
 
 
 def test_torch_compile(device: str) -> None:

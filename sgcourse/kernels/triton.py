@@ -19,7 +19,11 @@ ParametricLIF (``k = sigmoid(w)``, a tensor that receives a gradient).
 The backward kernel runs the BPTT recurrence of :mod:`sgcourse.kernels._triton_kernels` with the
 surrogate derivative :math:`\sigma'` written in Triton for every Heaviside-forward surrogate of
 the registry (:data:`KERNEL_SURROGATES`). State math is float32 for float32, float16 and bfloat16
-inputs; outputs have the input dtype. The forward pass saves only :math:`H` (float32).
+inputs; outputs have the input dtype. The backward pass keeps only :math:`H` (float32) alive —
+:math:`S_t` is recomputed as :math:`H_t \ge V_{th}` and :math:`V_{t-1}` as the reset of
+:math:`H_{t-1}` — plus :math:`X` when :math:`\partial H_t/\partial k = X_t - (V_{t-1} - V_r)`
+needs it (a decay tensor that requires grad, with ``decay_input``). Recomputing :math:`X_t` as
+:math:`(H_t - V_{t-1})/k` instead would lose precision for small :math:`k`.
 
 The kernels are registered as ``torch.library`` custom ops (``sgcourse::lif_multistep_triton``
 and its ``_backward``), with fake implementations and autograd, so ``torch.compile`` can trace
@@ -219,10 +223,11 @@ _FWD_SCHEMA = (
     "float sg_p1, int sg_n, int block_size, bool interpret) -> (Tensor, Tensor, Tensor)"
 )
 _BWD_SCHEMA = (
-    "(Tensor? grad_spike, Tensor? grad_v, Tensor? grad_h, Tensor h_seq, Tensor x_seq, "
-    "Tensor v_init, Tensor decay, bool decay_input, bool hard_reset, float v_threshold, "
-    "float v_reset, bool detach_reset, int surrogate, float sg_p0, float sg_p1, int sg_n, "
-    "int block_size, bool interpret, bool need_grad_decay) -> (Tensor, Tensor, Tensor)"
+    "(Tensor? grad_spike, Tensor? grad_v, Tensor? grad_h, Tensor h_seq, Tensor? x_seq, "
+    "Tensor v_init, Tensor decay, ScalarType x_dtype, bool decay_input, bool hard_reset, "
+    "float v_threshold, float v_reset, bool detach_reset, int surrogate, float sg_p0, "
+    "float sg_p1, int sg_n, int block_size, bool interpret, bool need_grad_decay) "
+    "-> (Tensor, Tensor, Tensor)"
 )
 
 
@@ -258,15 +263,22 @@ def _forward_fake(x_seq: Tensor, v_init: Tensor, decay: Tensor, *args: object
 @torch.library.custom_op("sgcourse::lif_multistep_triton_backward", mutates_args=(),
                          schema=_BWD_SCHEMA)
 def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tensor | None,
-                 h_seq: Tensor, x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
-                 hard_reset: bool, v_threshold: float, v_reset: float, detach_reset: bool,
-                 surrogate: int, sg_p0: float, sg_p1: float, sg_n: int, block_size: int,
-                 interpret: bool, need_grad_decay: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """(grad_x_seq, grad_v_init, grad_decay) by the BPTT recurrence; grad_decay is 0-dim."""
-    steps = x_seq.shape[0]
-    n = x_seq.numel() // steps
-    x = x_seq.contiguous()
-    grad_x = torch.empty_like(x)
+                 h_seq: Tensor, x_seq: Tensor | None, v_init: Tensor, decay: Tensor,
+                 x_dtype: torch.dtype, decay_input: bool, hard_reset: bool, v_threshold: float,
+                 v_reset: float, detach_reset: bool, surrogate: int, sg_p0: float, sg_p1: float,
+                 sg_n: int, block_size: int, interpret: bool, need_grad_decay: bool
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """(grad_x_seq, grad_v_init, grad_decay) by the BPTT recurrence; grad_decay is 0-dim.
+
+    ``x_seq`` is read only for ∂L/∂k with decay_input (otherwise it may be None, and is not kept
+    alive for the backward pass); ``x_dtype`` is the dtype of ∂L/∂X.
+    """
+    if need_grad_decay and decay_input and x_seq is None:
+        raise ValueError("x_seq is required for the decay gradient with decay_input=True")
+    steps = h_seq.shape[0]
+    n = h_seq.numel() // steps
+    x = x_seq.contiguous() if x_seq is not None else h_seq  # h_seq: a placeholder, never read
+    grad_x = torch.empty(h_seq.shape, dtype=x_dtype, device=h_seq.device)
     grad_v_init = torch.empty_like(v_init, memory_format=torch.contiguous_format)
     blocks = -(-n // block_size)
     partial = torch.zeros(max(blocks, 1), dtype=torch.float32, device=x.device)
@@ -289,16 +301,21 @@ def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tenso
 
 @_backward_op.register_fake
 def _backward_fake(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tensor | None,
-                   h_seq: Tensor, x_seq: Tensor, v_init: Tensor, decay: Tensor, *args: object
-                   ) -> tuple[Tensor, Tensor, Tensor]:
-    return (torch.empty_like(x_seq), torch.empty_like(v_init),
+                   h_seq: Tensor, x_seq: Tensor | None, v_init: Tensor, decay: Tensor,
+                   x_dtype: torch.dtype, *args: object) -> tuple[Tensor, Tensor, Tensor]:
+    return (torch.empty(h_seq.shape, dtype=x_dtype, device=h_seq.device),
+            torch.empty_like(v_init, memory_format=torch.contiguous_format),
             torch.empty((), dtype=decay.dtype, device=decay.device))
 
 
 def _setup_context(ctx: object, inputs: tuple[object, ...], output: tuple[Tensor, ...]) -> None:
-    x_seq, v_init, decay, *config = inputs
-    ctx.save_for_backward(x_seq, v_init, decay, output[2])  # type: ignore[attr-defined]
-    ctx.config = tuple(config)  # type: ignore[attr-defined]
+    """Save H (and V_init, k); X only when ∂L/∂k needs it (a decay that requires grad and
+    decay_input), so that the input sequence is not kept alive otherwise."""
+    x_seq, v_init, decay, decay_input, *config = inputs
+    keep_x = decay.requires_grad and decay_input  # type: ignore[attr-defined]
+    ctx.save_for_backward(x_seq if keep_x else None, v_init, decay,  # type: ignore[attr-defined]
+                          output[2])
+    ctx.config = (x_seq.dtype, decay_input, *config)  # type: ignore[attr-defined]
 
 
 def _backward(ctx: object, grad_spike: Tensor | None, grad_v: Tensor | None,
