@@ -592,3 +592,46 @@ def test_torch_compile_smoke():
     _close(loss_c, loss_e)
     for actual, expected in zip(_grads(loss_c, leaves_c), _grads(loss_e, leaves_e), strict=True):
         _close(actual, expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# the backward runs over blocks of time steps: check block boundaries (blocks of 1, 2 and 4
+# steps, the last one partial) against the reference
+
+
+@pytest.mark.parametrize("block_steps", [1, 2, 4])
+@pytest.mark.parametrize("kind", ["lif", "plif", "qif", "eif", "izhikevich"])
+def test_blocked_backward_matches_reference(monkeypatch, kind, block_steps):
+    monkeypatch.setattr(fused, "_BLOCK_ELEMENTS", block_steps * math.prod(SHAPE))
+    assert len(fused._blocks(T, math.prod(SHAPE))) == -(-T // block_steps)
+    sg = surrogate.Sigmoid()
+    if kind in ("lif", "plif"):
+        for v_reset in RESETS:
+            (s_ref, v_ref, g_ref), (s, v, g) = _run_lif_pair(kind, True, v_reset, False, sg)
+            assert torch.equal(s, s_ref)
+            _close(v, v_ref)
+            for actual, expected in zip(g, g_ref, strict=True):
+                _close(actual, expected)
+        return
+    x, v0, ws, wv = _inputs(60, scale=0.8, shift=0.4, v_scale=0.2)
+    w0 = torch.full(SHAPE, 0.05)
+    www = torch.randn(T, *SHAPE, generator=torch.Generator().manual_seed(61))
+    grads = []
+    for use_ref in (True, False):
+        xl, vl, wl = _leaves(x, v0, w0)
+        kw = dict(v_threshold=1.0, v_reset=-0.1, detach_reset=False)
+        if kind == "qif":
+            s, v = (ref_qif(xl, vl, sg=sg, **QIF, **kw) if use_ref
+                    else fused.qif_multistep(xl, vl, surrogate=sg, **QIF, **kw))
+            loss, leaves = (ws * s).sum() + (wv * v).sum(), [xl, vl]
+        elif kind == "eif":
+            s, v = (ref_eif(xl, vl, sg=sg, **EIF, **kw) if use_ref
+                    else fused.eif_multistep(xl, vl, surrogate=sg, **EIF, **kw))
+            loss, leaves = (ws * s).sum() + (wv * v).sum(), [xl, vl]
+        else:
+            s, v, w = (ref_izhikevich(xl, vl, wl, sg=sg, **IZH, **kw) if use_ref
+                       else fused.izhikevich_multistep(xl, vl, wl, surrogate=sg, **IZH, **kw))
+            loss, leaves = (ws * s).sum() + (wv * v).sum() + (www * w).sum(), [xl, vl, wl]
+        grads.append(_grads(loss, leaves))
+    for actual, expected in zip(grads[1], grads[0], strict=True):
+        _close(actual, expected, rtol=2e-5)

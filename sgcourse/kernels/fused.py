@@ -195,79 +195,132 @@ def _reset_value(v_reset: float | None, name: str = "v_reset") -> float | None:
 
 
 # --------------------------------------------------------------------------------------------
-# shared pieces: reset (forward) and its derivative (backward)
+# shared pieces: reset (forward), its derivative and the block-wise BPTT (backward)
+
+# The backward works on blocks of time steps whose temporaries hold about this many elements
+# (256 KiB in float32): large enough that each operation amortises its dispatch cost, small enough
+# that the temporaries stay in cache and are recycled by the allocator instead of being mapped
+# (and page-faulted) afresh for every [T, ...]-sized intermediate.
+_BLOCK_ELEMENTS = 1 << 16
+
+
+def _blocks(T: int, per_step: int) -> list[tuple[int, int]]:
+    """``[t0, t1)`` blocks covering ``range(T)``, last block first."""
+    size = max(1, _BLOCK_ELEMENTS // max(per_step, 1))
+    return [(t0, min(t0 + size, T)) for t0 in range(((T - 1) // size) * size, -1, -size)]
 
 
 class _Resetter:
-    """Per-step fire + reset into preallocated buffers; ``spike`` is float in the compute dtype."""
+    """Per-step fire + reset into preallocated buffers (``spike`` in the compute dtype).
+
+    Only float arithmetic (no boolean masks, whose kernels are slow on CPU): the hard reset is
+    ``lerp(H, V_r, S)``, which returns exactly :math:`V_r` where S = 1 and H where S = 0.
+    """
 
     def __init__(self, like: Tensor, v_threshold: float, v_reset: float | None) -> None:
         self.vth = v_threshold
-        self.vr = v_reset
-        self.mask = None if v_reset is None else torch.empty(like.shape[1:], dtype=torch.bool,
-                                                             device=like.device)
-        self.vr_t = None if v_reset is None else torch.tensor(v_reset, dtype=like.dtype,
-                                                              device=like.device)
+        self.vr = None if v_reset is None else torch.tensor(v_reset, dtype=like.dtype,
+                                                            device=like.device)
 
     def __call__(self, h: Tensor, spike_out: Tensor, v_out: Tensor) -> None:
+        torch.ge(h, self.vth, out=spike_out)
         if self.vr is None:
-            torch.ge(h, self.vth, out=spike_out)
             torch.add(h, spike_out, alpha=-self.vth, out=v_out)
         else:
-            torch.ge(h, self.vth, out=self.mask)
-            torch.where(self.mask, self.vr_t, h, out=v_out)
-            spike_out.copy_(self.mask)
+            torch.lerp(h, self.vr, spike_out, out=v_out)
 
 
 def _reset_all(h: Tensor, v_threshold: float, v_reset: float | None) -> Tensor:
-    """The post-reset potential for every entry of ``h`` (vectorised)."""
-    fired = h >= v_threshold
+    """The post-reset potential for every entry of ``h`` (vectorised, same ops as forward)."""
+    spike = torch.ge(h, v_threshold, out=torch.empty_like(h))
     if v_reset is None:
-        return torch.where(fired, h - v_threshold, h)
-    return torch.where(fired, torch.full_like(h, v_reset), h)
+        return torch.add(h, spike, alpha=-v_threshold, out=spike)
+    return torch.lerp(h, torch.tensor(v_reset, dtype=h.dtype, device=h.device), spike, out=spike)
 
 
-def _v_prev(h_seq: Tensor, v0: Tensor, v_threshold: float, v_reset: float | None) -> Tensor:
-    """:math:`V_{t-1}` for t = 0..T-1, recomputed from ``h_seq`` and ``v_init``."""
-    out = torch.empty_like(h_seq)
+def _v_prev(h_seq: Tensor, v0: Tensor, t0: int, t1: int, v_threshold: float,
+            v_reset: float | None) -> Tensor:
+    """:math:`V_{t-1}` for t in ``[t0, t1)``, recomputed from ``h_seq`` and ``v_init``."""
+    if t0 > 0:
+        return _reset_all(h_seq[t0 - 1:t1 - 1], v_threshold, v_reset)
+    out = torch.empty_like(h_seq[:t1])
     out[0] = v0
-    if h_seq.shape[0] > 1:
-        out[1:] = _reset_all(h_seq[:-1], v_threshold, v_reset)
+    if t1 > 1:
+        out[1:] = _reset_all(h_seq[:t1 - 1], v_threshold, v_reset)
     return out
 
 
-def _reset_grad(h_seq: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
+def _reset_grad(h: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
                 detach_reset: bool) -> Tensor | None:
-    """:math:`∂V_t/∂H_t` for all t (None means the constant 1)."""
+    """:math:`∂V_t/∂H_t` (None means the constant 1)."""
     if v_reset is None:
         return None if detach_reset else torch.mul(g, -v_threshold).add_(1.0)
-    below = (h_seq < v_threshold).to(h_seq.dtype)
+    below = torch.lt(h, v_threshold, out=torch.empty_like(h))
     if detach_reset:
         return below
-    return torch.addcmul(below, torch.sub(v_reset, h_seq), g)
+    return below.addcmul_(torch.sub(v_reset, h), g)
 
 
-def _direct_terms(grad_spike: Tensor | None, grad_v: Tensor | None, g: Tensor,
-                  dvdh: Tensor | None, ct: torch.dtype) -> Tensor:
-    r""":math:`c_t = (∂L/∂S_t) g_t + (∂L/∂V_t)_{direct} ∂V_t/∂H_t` for all t (a fresh tensor)."""
-    c = torch.zeros_like(g) if grad_spike is None else grad_spike.to(ct) * g
+def _izhikevich_reset_grad(h: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
+                           detach_reset: bool) -> Tensor | None:
+    """Quirk: in :math:`(1 - \\hat S)H + S V_r` only the first term honours ``detach_reset``."""
+    if v_reset is not None and detach_reset:
+        return torch.lt(h, v_threshold, out=torch.empty_like(h)).add_(g, alpha=v_reset)
+    return _reset_grad(h, g, v_threshold, v_reset, detach_reset)
+
+
+def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None, g: Tensor,
+                  dvdh: Tensor | None) -> None:
+    r"""``out`` ← :math:`(∂L/∂S_t) g_t + (∂L/∂V_t)_{direct}\,∂V_t/∂H_t`."""
+    if grad_spike is None:
+        out.zero_()
+    else:
+        torch.mul(grad_spike.to(out.dtype), g, out=out)
     if grad_v is not None:
-        gv = grad_v.to(ct)
         if dvdh is None:
-            c.add_(gv)
+            out.add_(grad_v.to(out.dtype))
         else:
-            c.addcmul_(gv, dvdh)
-    return c
+            out.addcmul_(grad_v.to(out.dtype), dvdh)
 
 
-def _recurrence(c: Tensor, m: Tensor | float) -> Tensor:
-    r"""In place: :math:`\delta_t = c_t + m_t \delta_{t+1}`, t = T-2..0 (``m`` tensor or scalar)."""
-    for t in range(c.shape[0] - 2, -1, -1):
-        if isinstance(m, Tensor):
-            torch.addcmul(c[t], m[t], c[t + 1], out=c[t])
-        elif m != 0.0:
-            torch.add(c[t], c[t + 1], alpha=m, out=c[t])
-    return c
+def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
+          v_threshold: float, v_reset: float | None, detach_reset: bool, derivative: Derivative,
+          dhdv: float | Callable[[Tensor], Tensor],
+          reset_grad: Callable[..., Tensor | None] = _reset_grad,
+          on_block: Callable[[int, int, Tensor], None] | None = None) -> Tensor:
+    r""":math:`\delta_t = dL/dH_t` for all t, for a neuron with one state V.
+
+    ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function of :math:`V_t`. Per block of time
+    steps (last first): :math:`g`, :math:`∂V/∂H`, the direct terms :math:`c_t` and the factors
+    :math:`m_t = (∂V_t/∂H_t)(∂H_{t+1}/∂V_t)` are computed at once, then
+    :math:`\delta_t = c_t + m_t \delta_{t+1}` runs step by step. ``on_block(t0, t1, delta_block)``
+    is called once each block's δ is final.
+    """
+    T = h_seq.shape[0]
+    delta = torch.empty_like(h_seq)
+    for t0, t1 in _blocks(T, h_seq[0].numel()):
+        h = h_seq[t0:t1]
+        g = derivative(h - v_threshold).to(h.dtype)
+        dvdh = reset_grad(h, g, v_threshold, v_reset, detach_reset)
+        _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
+                      None if grad_v is None else grad_v[t0:t1], g, dvdh)
+        m: Tensor | float
+        if callable(dhdv):
+            m = dhdv(_reset_all(h, v_threshold, v_reset))  # ∂H_{t+1}/∂V_t from V_t
+            if dvdh is not None:
+                m.mul_(dvdh)
+        elif dvdh is None:
+            m = dhdv
+        else:
+            m = dvdh.mul_(dhdv) if dhdv != 1.0 else dvdh
+        for t in range(min(t1, T - 1) - 1, t0 - 1, -1):
+            if isinstance(m, Tensor):
+                torch.addcmul(delta[t], m[t - t0], delta[t + 1], out=delta[t])
+            elif m != 0.0:
+                torch.add(delta[t], delta[t + 1], alpha=m, out=delta[t])
+        if on_block is not None:
+            on_block(t0, t1, delta[t0:t1])
+    return delta
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,25 +334,26 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
     with torch.no_grad():
         x = x_seq.to(ct)
         vr = 0.0 if v_reset is None else v_reset
-        # the input part of the charge, for all t at once: k X_t + k V_r (or X_t + k V_r)
-        if decay_input:
-            drive = torch.mul(x, k)
-        else:
-            drive = x if (k == 0.0 or vr == 0.0) else x.clone()
-        if k != 0.0 and vr != 0.0:
-            drive = drive.add_(k * vr) if drive is not x else drive + k * vr
-        beta = 1.0 - k
         h_seq = torch.empty_like(x)
         v_seq = torch.empty_like(x)
         spike = torch.empty_like(x)
+        # the input part of the charge for all t at once, written into h_seq:
+        # k X_t + k V_r (decay_input) or X_t + k V_r
+        if decay_input:
+            torch.mul(x, k, out=h_seq)
+        else:
+            h_seq.copy_(x)
+        if k != 0.0 and vr != 0.0:
+            h_seq.add_(k * vr)
+        beta = 1.0 - k
         fire = _Resetter(x, v_threshold, v_reset)
         v = v0.to(ct)
         for t in range(x.shape[0]):
             h = h_seq[t]
             if beta == 1.0:
-                torch.add(drive[t], v, out=h)
+                h.add_(v)
             else:
-                torch.add(drive[t], v, alpha=beta, out=h)
+                h.add_(v, alpha=beta)
             fire(h, spike[t], v_seq[t])
             v = v_seq[t]
     return spike, v_seq, h_seq
@@ -310,27 +364,24 @@ def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tenso
                   detach_reset: bool, derivative: Derivative, need_k: bool
                   ) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""(δ·∂H/∂X, δ_0·∂H_0/∂V_{-1}, dL/dk or None), all in the compute dtype."""
-    ct = h_seq.dtype
-    g = derivative(h_seq - v_threshold).to(ct)
-    dvdh = _reset_grad(h_seq, g, v_threshold, v_reset, detach_reset)
-    delta = _direct_terms(grad_spike, grad_v, g, dvdh, ct)
-    beta = 1.0 - k
-    if dvdh is None:
-        _recurrence(delta, beta)
-    else:
-        _recurrence(delta, dvdh.mul_(beta) if beta != 1.0 else dvdh)
-    grad_v0 = delta[0] * beta
-    grad_k = None
-    if need_k:
-        vr = 0.0 if v_reset is None else v_reset
-        v_prev = _v_prev(h_seq, v0.to(ct), v_threshold, v_reset)
+    vr = 0.0 if v_reset is None else v_reset
+    grad_k = torch.zeros((), dtype=h_seq.dtype, device=h_seq.device) if need_k else None
+
+    def accumulate_k(t0: int, t1: int, delta: Tensor) -> None:
+        v_prev = _v_prev(h_seq, v0.to(h_seq.dtype), t0, t1, v_threshold, v_reset)
         if decay_input:
             # X_t - (V_{t-1} - V_r) = (H_t - V_{t-1}) / k: x_seq is not saved
-            grad_k = torch.sum(delta * (h_seq - v_prev)) / k
+            grad_k.add_(torch.sum(delta * v_prev.neg_().add_(h_seq[t0:t1])), alpha=1.0 / k)
         else:
-            grad_k = -torch.sum(delta * (v_prev - vr))
-    grad_x = delta * k if decay_input else delta
-    return grad_x, grad_v0, grad_k
+            grad_k.sub_(torch.sum(delta * v_prev.sub_(vr)))
+
+    delta = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
+                  detach_reset=detach_reset, derivative=derivative, dhdv=1.0 - k,
+                  on_block=accumulate_k if need_k else None)
+    grad_v0 = delta[0] * (1.0 - k)
+    if decay_input:
+        delta.mul_(k)
+    return delta, grad_v0, grad_k
 
 
 class _LIFMultiStep(torch.autograd.Function):
@@ -528,24 +579,22 @@ def _nonlinear_forward(kind: str, x_seq: Tensor, v0: Tensor, p: tuple[float, ...
         v = v0.to(ct)
         if kind == "qif":
             k, a0, v_rest, v_c = p
-            drive = torch.mul(x, k)
+            torch.mul(x, k, out=h_seq)  # k X_t for all t
             for t in range(x.shape[0]):
                 h = h_seq[t]
                 torch.sub(v, v_rest, out=tmp)
                 torch.sub(v, v_c, out=tmp2)
-                torch.addcmul(v, tmp, tmp2, value=k * a0, out=h)
-                h.add_(drive[t])
+                h.add_(v).addcmul_(tmp, tmp2, value=k * a0)
                 fire(h, spike[t], v_seq[t])
                 v = v_seq[t]
         else:  # eif
             k, delta_t, theta_rh, v_rest = p
-            drive = torch.add(x, v_rest).mul_(k)
+            torch.add(x, v_rest, out=h_seq).mul_(k)  # k (X_t + V_rest) for all t
             for t in range(x.shape[0]):
                 h = h_seq[t]
                 torch.sub(v, theta_rh, out=tmp)
                 tmp.div_(delta_t).exp_()
-                torch.add(drive[t], v, alpha=1.0 - k, out=h)
-                h.add_(tmp, alpha=k * delta_t)
+                h.add_(v, alpha=1.0 - k).add_(tmp, alpha=k * delta_t)
                 fire(h, spike[t], v_seq[t])
                 v = v_seq[t]
     return spike, v_seq, h_seq
@@ -578,22 +627,19 @@ class _NonlinearMultiStep(torch.autograd.Function):
             return (None, None, *none)
         h_seq, v0 = ctx.saved_tensors
         kind, p, v_threshold, v_reset, detach_reset, sid, params = ctx.config
-        ct = h_seq.dtype
-        g = _derivative(sid, params)(h_seq - v_threshold).to(ct)
-        dvdh = _reset_grad(h_seq, g, v_threshold, v_reset, detach_reset)
-        delta = _direct_terms(grad_spike, grad_v, g, dvdh, ct)
-        v_prev = _v_prev(h_seq, v0.to(ct), v_threshold, v_reset)
         k = p[0]
         if kind == "qif":
-            dhdv = _qif_charge_grad(v_prev, k, p[1], p[2], p[3])
+            def dhdv(v: Tensor) -> Tensor:
+                return _qif_charge_grad(v, k, p[1], p[2], p[3])
         else:
-            dhdv = _eif_charge_grad(v_prev, k, p[1], p[2])
-        m = dhdv[1:] if dvdh is None else dhdv[1:].mul(dvdh[:-1])
-        _recurrence(delta, m)
+            def dhdv(v: Tensor) -> Tensor:
+                return _eif_charge_grad(v, k, p[1], p[2])
+        delta = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
+                      detach_reset=detach_reset, derivative=_derivative(sid, params), dhdv=dhdv)
         need_x, need_v = ctx.needs_input_grad[:2]
         x_dtype, v_dtype = ctx.dtypes
-        grad_x = (delta * k).to(x_dtype) if need_x else None
-        grad_v0 = (delta[0] * dhdv[0]).to(v_dtype) if need_v else None
+        grad_v0 = (delta[0] * dhdv(v0.to(h_seq.dtype))).to(v_dtype) if need_v else None
+        grad_x = delta.mul_(k).to(x_dtype) if need_x else None
         return (grad_x, grad_v0, *none)
 
 
@@ -666,14 +712,13 @@ def _izhikevich_forward(x_seq: Tensor, v0: Tensor, w0: Tensor, p: tuple[float, .
         h_seq, v_seq, w_seq, spike = (torch.empty_like(x) for _ in range(4))
         fire = _Resetter(x, v_threshold, v_reset)
         tmp, tmp2 = torch.empty_like(x[0]), torch.empty_like(x[0])
-        drive = torch.mul(x, k)
+        torch.mul(x, k, out=h_seq)  # k X_t for all t
         v, w = v0.to(ct), w0.to(ct)
         for t in range(x.shape[0]):
             h = h_seq[t]
             torch.sub(v, v_rest, out=tmp)
             torch.sub(v, v_c, out=tmp2)
-            torch.addcmul(v, tmp, tmp2, value=k * a0, out=h)
-            h.add_(drive[t]).sub_(w, alpha=k)
+            h.add_(v).addcmul_(tmp, tmp2, value=k * a0).sub_(w, alpha=k)
             fire(h, spike[t], v_seq[t])
             # W_t = lam W + a_w (H - V_rest) + b S
             w_t = w_seq[t]
@@ -716,39 +761,43 @@ class _IzhikevichMultiStep(torch.autograd.Function):
         h_seq, v0 = ctx.saved_tensors
         p, v_threshold, v_reset, detach_reset, sid, params = ctx.config
         k, a0, v_rest, v_c, lam, a_w, b = p
-        ct = h_seq.dtype
-        g = _derivative(sid, params)(h_seq - v_threshold).to(ct)
-        if v_reset is not None and detach_reset:
-            # quirk: (1 - Ŝ) H + S V_r, the S V_r term keeps its surrogate gradient
-            dvdh = (h_seq < v_threshold).to(ct).add_(g, alpha=v_reset)
-        else:
-            dvdh = _reset_grad(h_seq, g, v_threshold, v_reset, detach_reset)
-        c = _direct_terms(grad_spike, grad_v, g, dvdh, ct)
-        v_prev = _v_prev(h_seq, v0.to(ct), v_threshold, v_reset)
-        dhdv = _qif_charge_grad(v_prev, k, a0, v_rest, v_c)
-        m = dhdv[1:] if dvdh is None else dhdv[1:].mul(dvdh[:-1])
-        q = torch.mul(g, b).add_(a_w)  # ∂(W_t)/∂H_t: a/τ_w + b g_t (the jump is not detached)
-        gw = None if grad_w is None else grad_w.to(ct)
+        derivative = _derivative(sid, params)
         T = h_seq.shape[0]
-        omega = torch.zeros_like(h_seq[0]) if gw is None else gw[T - 1].clone()
-        c[T - 1].addcmul_(q[T - 1], omega)
+        delta = torch.empty_like(h_seq)
+        gw = grad_w
+        omega = (torch.zeros_like(h_seq[0]) if gw is None
+                 else gw[T - 1].to(h_seq.dtype, copy=True))
         nxt = torch.empty_like(omega)
-        for t in range(T - 2, -1, -1):
-            # ω_t = (dL/dW_t)_direct + λ ω_{t+1} − k δ_{t+1}
-            if gw is None:
-                torch.mul(omega, lam, out=nxt)
-            else:
-                torch.add(gw[t], omega, alpha=lam, out=nxt)
-            nxt.sub_(c[t + 1], alpha=k)
-            omega, nxt = nxt, omega
-            # δ_t = c_t + m_t δ_{t+1} + q_t ω_t
-            torch.addcmul(c[t], m[t], c[t + 1], out=c[t])
-            c[t].addcmul_(q[t], omega)
+        for t0, t1 in _blocks(T, h_seq[0].numel()):
+            h = h_seq[t0:t1]
+            g = derivative(h - v_threshold).to(h.dtype)
+            dvdh = _izhikevich_reset_grad(h, g, v_threshold, v_reset, detach_reset)
+            _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
+                          None if grad_v is None else grad_v[t0:t1], g, dvdh)
+            m = _qif_charge_grad(_reset_all(h, v_threshold, v_reset), k, a0, v_rest, v_c)
+            if dvdh is not None:
+                m.mul_(dvdh)
+            q = g.mul_(b).add_(a_w)  # ∂W_t/∂H_t = a/τ_w + b g_t (the jump is never detached)
+            for t in range(t1 - 1, t0 - 1, -1):
+                i = t - t0
+                if t < T - 1:
+                    # ω_t = (dL/dW_t)_direct + λ ω_{t+1} − k δ_{t+1}
+                    if gw is None:
+                        torch.mul(omega, lam, out=nxt)
+                    else:
+                        torch.add(gw[t].to(h.dtype), omega, alpha=lam, out=nxt)
+                    nxt.sub_(delta[t + 1], alpha=k)
+                    omega, nxt = nxt, omega
+                    # δ_t = c_t + m_t δ_{t+1} + q_t ω_t
+                    torch.addcmul(delta[t], m[i], delta[t + 1], out=delta[t])
+                delta[t].addcmul_(q[i], omega)
         need_x, need_v, need_w = ctx.needs_input_grad[:3]
         x_dtype, v_dtype, w_dtype = ctx.dtypes
-        grad_x = (c * k).to(x_dtype) if need_x else None
-        grad_v0 = (c[0] * dhdv[0]).to(v_dtype) if need_v else None
-        grad_w0 = (omega * lam).sub_(c[0], alpha=k).to(w_dtype) if need_w else None
+        ct = h_seq.dtype
+        grad_v0 = ((delta[0] * _qif_charge_grad(v0.to(ct), k, a0, v_rest, v_c)).to(v_dtype)
+                   if need_v else None)
+        grad_w0 = (omega * lam).sub_(delta[0], alpha=k).to(w_dtype) if need_w else None
+        grad_x = delta.mul_(k).to(x_dtype) if need_x else None
         return (grad_x, grad_v0, grad_w0, *none)
 
 

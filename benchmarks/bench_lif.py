@@ -1,0 +1,461 @@
+r"""Multi-step LIF forward + backward: time and peak memory of each backend.
+
+Run ``python benchmarks/bench_lif.py`` (CPU, one thread) or ``--device cuda``. It prints
+
+1. a time table for T ∈ {8, 32, 128}, batch 32, 1024 neurons, float32: the median wall time of
+   one training step (forward of ``[T, B, N]`` inputs, then backward of the spike sequence with a
+   fixed random output gradient), as a ratio to the ``torch`` per-step reference and to a
+   memory floor (one ``torch.add`` over the same ``[T, B, N]`` tensor);
+2. the peak memory of one training step at T = 128.
+
+All backends compute the same LIF: :math:`H_t = V_{t-1} + (X_t - V_{t-1})/\tau` with τ = 2,
+threshold 1, hard reset to 0, reset not detached, Sigmoid(α = 4) surrogate, except where the
+table says otherwise (snnTorch's ``Leaky`` charges :math:`\beta V + X` and resets from the previous
+step's spike; Norse's ``LIFBoxCell`` uses its SuperSpike surrogate).
+
+Backends: ``torch`` (per-step autograd loop, written below), ``fused``
+(:func:`sgcourse.kernels.fused.lif_multistep`), ``triton`` (CUDA only, when importable),
+``spikingjelly`` 2.0 ``LIFNode(step_mode='m')``, ``snntorch`` ``Leaky`` and ``norse``
+``LIFBoxCell`` (each in a Python time loop) when installed. The optional comparison packages are
+looked up in ``$SGCOURSE_BENCH_PKGS`` (default ``/tmp/bench_pkgs``, e.g. filled with
+``pip install --no-deps --target /tmp/bench_pkgs spikingjelly==2.0.0 snntorch norse loguru nir
+nirtorch h5py``) if that folder exists, after the environment's own packages.
+
+Peak memory. CPU: each backend runs in a fresh subprocess; after a small warm-up (T = 2) and the
+input allocation, the kernel's peak-RSS counter is reset (``/proc/self/clear_refs`` ← 5) and the
+reported figure is ``VmHWM`` after one training step minus ``VmRSS`` before it: everything the
+step made resident (saved activations, outputs, gradients, temporaries). As a second, allocator
+independent column the script counts the bytes autograd saved for backward (a
+``saved_tensors_hooks`` pack hook, each storage counted once). CUDA: ``max_memory_allocated``
+during the step minus the allocation before it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+_EXTRA = Path(os.environ.get("SGCOURSE_BENCH_PKGS", "/tmp/bench_pkgs"))
+if _EXTRA.is_dir() and str(_EXTRA) not in sys.path:
+    sys.path.append(str(_EXTRA))
+
+import torch  # noqa: E402
+
+from sgcourse import surrogate  # noqa: E402
+from sgcourse.kernels import fused  # noqa: E402
+
+TAU, V_TH, V_RESET, ALPHA = 2.0, 1.0, 0.0, 4.0
+Step = Callable[[torch.Tensor], torch.Tensor]  # x_seq (leaf) -> spike_seq
+
+
+# ---------------------------------------------------------------------------------------------
+# backends: each factory returns a function x_seq -> spike_seq (a fresh state every call)
+
+
+def _torch_reference(device: torch.device) -> Step:
+    sg = surrogate.Sigmoid(alpha=ALPHA)
+    k = 1.0 / TAU
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        v = torch.full_like(x_seq[0], V_RESET)
+        spikes = []
+        for x in x_seq.unbind(0):
+            h = v + k * (x - (v - V_RESET))
+            s = sg(h - V_TH)
+            v = s * V_RESET + (1.0 - s) * h
+            spikes.append(s)
+        return torch.stack(spikes)
+
+    return run
+
+
+def _fused(device: torch.device) -> Step:
+    sg = surrogate.Sigmoid(alpha=ALPHA)
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        v0 = torch.full_like(x_seq[0], V_RESET)
+        return fused.lif_multistep(x_seq, v0, 1.0 / TAU, decay_input=True, v_threshold=V_TH,
+                                   v_reset=V_RESET, detach_reset=False, surrogate=sg)[0]
+
+    return run
+
+
+def _triton(device: torch.device) -> Step:
+    if device.type != "cuda":
+        raise RuntimeError("CUDA only")
+    from sgcourse.kernels import triton as tk
+
+    sg = surrogate.Sigmoid(alpha=ALPHA)
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        v0 = torch.full_like(x_seq[0], V_RESET)
+        return tk.lif_multistep(x_seq, v0, 1.0 / TAU, decay_input=True, v_threshold=V_TH,
+                                v_reset=V_RESET, detach_reset=False, surrogate=sg)[0]
+
+    return run
+
+
+def _spikingjelly(device: torch.device) -> Step:
+    from spikingjelly.activation_based import functional, neuron
+    from spikingjelly.activation_based import surrogate as sj_surrogate
+
+    node = neuron.LIFNode(tau=TAU, decay_input=True, v_threshold=V_TH, v_reset=V_RESET,
+                          surrogate_function=sj_surrogate.Sigmoid(alpha=ALPHA),
+                          detach_reset=False, step_mode="m").to(device)
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        functional.reset_net(node)
+        return node(x_seq)
+
+    return run
+
+
+def _snntorch(device: torch.device) -> Step:
+    import snntorch
+    from snntorch import surrogate as snn_surrogate
+
+    cell = snntorch.Leaky(beta=1.0 - 1.0 / TAU, threshold=V_TH, reset_mechanism="zero",
+                          spike_grad=snn_surrogate.sigmoid(slope=ALPHA)).to(device)
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        mem = torch.zeros_like(x_seq[0])
+        spikes = []
+        for x in x_seq.unbind(0):
+            spk, mem = cell(x, mem)
+            spikes.append(spk)
+        return torch.stack(spikes)
+
+    return run
+
+
+def _norse(device: torch.device) -> Step:
+    from norse.torch import LIFBoxCell, LIFBoxParameters
+
+    dt = 1e-3
+    p = LIFBoxParameters(tau_mem_inv=torch.as_tensor(1.0 / (TAU * dt)),
+                         v_leak=torch.as_tensor(V_RESET), v_th=torch.as_tensor(V_TH),
+                         v_reset=torch.as_tensor(V_RESET), method="super",
+                         alpha=torch.as_tensor(ALPHA))
+    cell = LIFBoxCell(p, dt=dt).to(device)
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        state = None
+        spikes = []
+        for x in x_seq.unbind(0):
+            z, state = cell(x, state)
+            spikes.append(z)
+        return torch.stack(spikes)
+
+    return run
+
+
+BACKENDS: dict[str, tuple[Callable[[torch.device], Step], str]] = {
+    "torch": (_torch_reference, "per-step autograd loop (sgcourse surrogate), same equations"),
+    "fused": (_fused, "sgcourse.kernels.fused.lif_multistep, same equations"),
+    "triton": (_triton, "sgcourse.kernels.triton.lif_multistep, same equations (CUDA)"),
+    "spikingjelly": (_spikingjelly, "SpikingJelly 2.0 LIFNode(step_mode='m'), same equations"),
+    "snntorch": (_snntorch, "snnTorch Leaky(beta=0.5, reset 'zero'): H = βV + X, reset from "
+                            "the previous step's spike"),
+    "norse": (_norse, "Norse LIFBoxCell (dt·τ_mem⁻¹ = 0.5): same charge and hard reset, "
+                      "SuperSpike(α=4) surrogate"),
+}
+
+
+def _make(name: str, device: torch.device) -> tuple[Step | None, str]:
+    """The backend's step function, or None and the reason it is unavailable."""
+    try:
+        return BACKENDS[name][0](device), ""
+    except ImportError as err:
+        return None, f"not installed ({err.name or err})"
+    except RuntimeError as err:
+        return None, f"unavailable ({err})"
+
+
+# ---------------------------------------------------------------------------------------------
+# timing
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _inputs(T: int, B: int, N: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(T, B, N, generator=gen) * 1.0 + 0.8).to(device).requires_grad_(True)
+    grad = torch.randn(T, B, N, generator=gen).to(device)
+    return x, grad
+
+
+def _train_step(step: Step, x: torch.Tensor, grad: torch.Tensor) -> None:
+    x.grad = None
+    spikes = step(x)
+    spikes.backward(grad)
+
+
+def _median_time(fn: Callable[[], None], device: torch.device, repeats: int,
+                 budget_s: float) -> float:
+    fn()  # warm-up
+    _sync(device)
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < repeats and (len(times) < 3 or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def time_table(names: list[str], Ts: list[int], B: int, N: int, device: torch.device,
+               repeats: int, budget_s: float) -> dict[tuple[str, int], float | str]:
+    results: dict[tuple[str, int], float | str] = {}
+    steps = {name: _make(name, device) for name in names}
+    for T in Ts:
+        x, grad = _inputs(T, B, N, device)
+        with torch.no_grad():
+            results[("floor", T)] = _median_time(lambda x=x: torch.add(x, 1.0), device,
+                                                 repeats * 4, budget_s)
+        for name in names:
+            step, why = steps[name]
+            if step is None:
+                results[(name, T)] = why
+                continue
+            results[(name, T)] = _median_time(lambda s=step, x=x, g=grad: _train_step(s, x, g),
+                                              device, repeats, budget_s)
+    return results
+
+
+def spike_agreement(names: list[str], device: torch.device) -> dict[str, str]:
+    """Whether each backend's spikes equal the fused path's on a small input (a sanity check)."""
+    x, _ = _inputs(8, 4, 64, device)
+    ref, _ = _make("fused", device)
+    with torch.no_grad():
+        want = ref(x.detach())
+    out = {}
+    for name in names:
+        step, why = _make(name, device)
+        if step is None:
+            out[name] = why
+            continue
+        with torch.no_grad():
+            got = step(x.detach())
+        out[name] = "identical" if torch.equal(got.float(), want.float()) else (
+            f"{int((got.float() != want.float()).sum())} of {want.numel()} differ")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# memory
+
+
+def _read_status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+class _SavedBytes:
+    """Counts the bytes autograd saves for backward, each storage once."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[int, str], int] = {}
+
+    def pack(self, t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        self.seen[(storage.data_ptr(), str(t.device))] = storage.nbytes()
+        return t
+
+    @staticmethod
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        return t
+
+    @property
+    def total(self) -> int:
+        return sum(self.seen.values())
+
+
+def memory_child(name: str, T: int, B: int, N: int, device: torch.device) -> dict[str, float]:
+    """One training step of ``name`` in this (fresh) process: peak memory and saved bytes."""
+    step, why = _make(name, device)
+    if step is None:
+        return {"error": why}
+    xs, gs = _inputs(2, B, N, device)
+    _train_step(step, xs, gs)  # initialise lazily loaded code with a tiny residue
+    del xs, gs
+    x, grad = _inputs(T, B, N, device)
+    if device.type == "cuda":
+        _sync(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        _train_step(step, x, grad)
+        _sync(device)
+        peak = torch.cuda.max_memory_allocated(device) - before
+    else:
+        before = _read_status("VmRSS")
+        Path("/proc/self/clear_refs").write_text("5")
+        _train_step(step, x, grad)
+        peak = _read_status("VmHWM") - before
+    x.grad = None
+    rec = _SavedBytes()
+    with torch.autograd.graph.saved_tensors_hooks(rec.pack, rec.unpack):
+        spikes = step(x)
+    del spikes
+    return {"peak": float(peak), "saved": float(rec.total)}
+
+
+def memory_table(names: list[str], T: int, B: int, N: int, device: torch.device,
+                 threads: int) -> dict[str, dict[str, float] | str]:
+    out: dict[str, dict[str, float] | str] = {}
+    for name in names:
+        cmd = [sys.executable, __file__, "--memory-child", name, "--batch", str(B), "--neurons",
+               str(N), "--T", str(T), "--device", device.type, "--threads", str(threads)]
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300,
+                              check=False)
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            out[name] = f"failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
+            continue
+        result = json.loads(lines[-1])
+        out[name] = result.get("error", result)
+    return out
+
+
+def copy_bandwidth(T: int, B: int, N: int, device: torch.device) -> float:
+    """Bytes per second of a device copy of a [T, B, N] float32 tensor (read + write)."""
+    x = torch.randn(T, B, N, device=device)
+    y = torch.empty_like(x)
+    seconds = _median_time(lambda: y.copy_(x), device, 20, 2.0)
+    return 2 * x.numel() * x.element_size() / seconds
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def _fmt_ratio(value: float) -> str:
+    return f"{value:.2f}×" if value < 10 else f"{value:.1f}×"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--T", type=int, nargs="+", default=[8, 32, 128])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--neurons", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=3.0,
+                        help="seconds of timing per (backend, T) after 3 repeats")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--memory-child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device available")
+    B, N = args.batch, args.neurons
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.T[-1], B, N, device)))
+        return
+    names = [n for n in args.backends if n != "triton" or device.type == "cuda"]
+
+    t_start = time.perf_counter()
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    print(f"# bench_lif  {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC  torch {torch.__version__}"
+          f"  device {device}  threads {torch.get_num_threads()}  ({cpu}, "
+          f"{os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f})")
+    print(f"# LIF tau={TAU}, v_th={V_TH}, hard reset to {V_RESET}, Sigmoid(alpha={ALPHA}); "
+          f"B={B}, N={N}, float32; forward + backward of the spike sequence")
+    for name in names:
+        print(f"#   {name:13s} {BACKENDS[name][1]}")
+    agree = spike_agreement([n for n in names if n != "fused"], device)
+    print("# spikes vs fused (T=8, B=4, N=64): "
+          + ", ".join(f"{k}: {v}" for k, v in agree.items()))
+
+    res = time_table(names, args.T, B, N, device, args.repeats, args.budget)
+    header = f"| {'backend':13s} | {'T':>4s} | {'time [ms]':>10s} | {'vs torch':>9s} | " \
+             f"{'vs floor':>9s} |"
+    print()
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for T in args.T:
+        floor = res[("floor", T)]
+        print(f"| {'floor (add)':13s} | {T:4d} | {floor * 1e3:10.3f} | {'':9s} | {'1.00×':>9s} |")
+        base = res.get(("torch", T))
+        for name in names:
+            value = res[(name, T)]
+            if isinstance(value, str):
+                print(f"| {name:13s} | {T:4d} | {value} |")
+                continue
+            vs_torch = _fmt_ratio(value / base) if isinstance(base, float) else "n/a"
+            print(f"| {name:13s} | {T:4d} | {value * 1e3:10.3f} | {vs_torch:>9s} | "
+                  f"{_fmt_ratio(value / floor):>9s} |")
+
+    summary: dict[str, object] = {}
+    sj32, f32 = res.get(("spikingjelly", 32)), res.get(("fused", 32))
+    if isinstance(sj32, float) and isinstance(f32, float):
+        summary["speed"] = sj32 / f32
+        print(f"\n# target: fused ≥ 3× faster than SpikingJelly 2.0 at T=32: "
+              f"{sj32 / f32:.2f}× ({'met' if sj32 / f32 >= 3 else 'NOT met'})")
+
+    if not args.no_memory:
+        T = max(args.T)
+        mem = memory_table(names, T, B, N, device, args.threads)
+        what = "max_memory_allocated" if device.type == "cuda" else "peak RSS increase"
+        print(f"\n| {'backend':13s} | peak memory, T={T} [MiB] ({what}) | saved for backward "
+              f"[MiB] |")
+        print("|---------------|------|------|")
+        for name in names:
+            m = mem[name]
+            if isinstance(m, str):
+                print(f"| {name:13s} | {m} | |")
+            else:
+                print(f"| {name:13s} | {m['peak'] / 2**20:8.1f} | {m['saved'] / 2**20:8.1f} |")
+        print(f"# one [T, B, N] float32 tensor = {T * B * N * 4 / 2**20:.1f} MiB")
+        sj, fu = mem.get("spikingjelly"), mem.get("fused")
+        if isinstance(sj, dict) and isinstance(fu, dict) and sj["peak"] > 0:
+            ratio = fu["peak"] / sj["peak"]
+            print(f"# target: fused peak memory ≤ 1/3 of SpikingJelly 2.0's at T={T}: "
+                  f"{ratio:.2f} ({'met' if ratio <= 1 / 3 else 'NOT met'}); saved-for-backward "
+                  f"ratio {fu['saved'] / max(sj['saved'], 1):.2f}")
+
+    if device.type == "cuda":
+        T = max(args.T)
+        bw = copy_bandwidth(T, B, N, device)
+        print(f"\n# device copy bandwidth: {bw / 1e9:.1f} GB/s")
+        # minimal traffic of a fused LIF step: forward reads x, writes spike, v, h; backward reads
+        # grad_spike and h, writes grad_x: 7 passes over [T, B, N] float32
+        for name in ("fused", "triton"):
+            value = res.get((name, T))
+            if isinstance(value, float):
+                eff = 7 * T * B * N * 4 / value
+                print(f"# {name}: effective bandwidth {eff / 1e9:.1f} GB/s = "
+                      f"{eff / bw:.0%} of copy (target for triton: ≥ 70%)")
+    print(f"\n# total benchmark time {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
