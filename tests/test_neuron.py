@@ -190,7 +190,7 @@ def test_state_and_v_seq_semantics(cls):
     v_seq_split = node.v_seq
     last_v = node.v
     functional.reset_net(node)
-    assert node.v == node.v_rest_value and node.v_seq is None
+    assert node.v == node.v_reset_or_zero and node.v_seq is None
     node(x_seq)
     torch.testing.assert_close(v_seq_split, node.v_seq)
     torch.testing.assert_close(last_v, node.v_seq[-1])

@@ -96,7 +96,7 @@ class BaseNode(MemoryModule):
         self.store_v_seq = store_v_seq
         self.step_mode = step_mode
         self.backend = backend
-        self.register_memory("v", self.v_rest_value)
+        self.register_memory("v", self.v_reset_or_zero)
         self.register_memory("v_seq", None)
 
     # ---- validated hyper-parameters ----------------------------------------------------------
@@ -128,13 +128,13 @@ class BaseNode(MemoryModule):
         """Keep derived state in line after hyper-parameter ``name`` changed: a new ``v_reset``
         becomes the reset (and, before the first call, the current) value of ``v``."""
         if name == "v_reset" and "v" in self._memories:
-            self.set_reset_value("v", self.v_rest_value)
+            self.set_reset_value("v", self.v_reset_or_zero)
             if not isinstance(self.v, torch.Tensor):
-                self.v = self.v_rest_value
+                self.v = self.v_reset_or_zero
 
     @property
-    def v_rest_value(self) -> float:
-        """The initial potential: ``v_reset`` for a hard reset, 0 for a soft reset."""
+    def v_reset_or_zero(self) -> float:
+        """``v_reset``, or 0 for a soft reset: the initial potential and the LIF leak target."""
         return 0.0 if self.v_reset is None else self.v_reset
 
     # ---- backend selection -------------------------------------------------------------------

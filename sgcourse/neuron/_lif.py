@@ -29,12 +29,15 @@ from sgcourse.neuron._kernels import register_lif_kernels
 __all__ = ["KLIFNode", "LIAFNode", "LIFNode", "ParametricLIFNode", "leaky_charge"]
 
 
-def leaky_charge(x: torch.Tensor, v: torch.Tensor, decay: float | torch.Tensor, v_rest: float,
+def leaky_charge(x: torch.Tensor, v: torch.Tensor, decay: float | torch.Tensor, v_r: float,
                  decay_input: bool) -> torch.Tensor:
-    r"""The leaky charge :math:`H = V + k(X - (V - V_r))` or :math:`H = V - k(V - V_r) + X`."""
+    r"""The leaky charge :math:`H = V + k(X - (V - V_r))` or :math:`H = V - k(V - V_r) + X`.
+
+    ``v_r`` is the potential the leak relaxes to: ``v_reset``, or 0 for a soft reset.
+    """
     if decay_input:
-        return v + (x - (v - v_rest)) * decay
-    return v - (v - v_rest) * decay + x
+        return v + (x - (v - v_r)) * decay
+    return v - (v - v_r) * decay + x
 
 
 class _LeakyBase(BaseNode):
@@ -55,7 +58,7 @@ class _LeakyBase(BaseNode):
         raise NotImplementedError
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return leaky_charge(x, v, self.decay(), self.v_rest_value, self.decay_input)
+        return leaky_charge(x, v, self.decay(), self.v_reset_or_zero, self.decay_input)
 
     def lif_kernel_decay(self) -> tuple[float | torch.Tensor, bool]:
         """``(k, decay_input)`` for the LIF kernel."""
