@@ -253,16 +253,20 @@ def plot_gallery(names: Sequence[str] | None = None, x_range: Sequence[float] = 
 
     ncols = min(ncols, len(modules))
     nrows = math.ceil(len(modules) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
-                             squeeze=False, layout="constrained")
+    fig_width, fig_height = width * ncols, height * nrows + 0.4  # 0.4 inch for the legend
+    fig, axes = plt.subplots(nrows, ncols, figsize=(fig_width, fig_height), squeeze=False)
+    # Fixed margins in inches: a layout engine would cost several extra draws of 18 panels.
+    fig.subplots_adjust(left=0.4 / fig_width, right=1 - 0.1 / fig_width,
+                        bottom=0.75 / fig_height, top=1 - 0.3 / fig_height,
+                        hspace=0.55, wspace=0.3)
     flat = list(axes.flat)
     for ax, sg in zip(flat, modules, strict=False):
         lines = draw_surrogate(ax, sg, x_range, num, heaviside=False, legend=False)
         ax.set_title(sg.spec.class_name, fontsize="medium")
     for ax in flat[len(modules):]:
         ax.remove()
-    fig.legend(handles=[lines["primitive"], lines["derivative"]], loc="outside lower center",
-               ncols=2)
+    fig.legend(handles=[lines["primitive"], lines["derivative"]], loc="lower center", ncols=2,
+               frameon=False)
     return fig
 
 
