@@ -193,3 +193,24 @@ def test_torch_compile_matches_eager():
     out_eager.sum().backward()
     assert torch.equal(out_compiled, out_eager)
     torch.testing.assert_close(a.grad, b.grad)
+
+
+def graph_node_names(tensor):
+    seen, stack, names = set(), [tensor.grad_fn], []
+    while stack:
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.append(type(fn).__name__)
+        stack.extend(next_fn for next_fn, _ in fn.next_functions)
+    return names
+
+
+def test_torch_backend_iterates_with_unbind_not_indexing():
+    # x_seq[t] in the loop would give T SelectBackward nodes, each zero-filling a [T, ...]
+    # gradient in backward (quadratic in T); unbind gives a single UnbindBackward node.
+    x = torch.rand(16, 3, requires_grad=True)
+    names = graph_node_names(neuron.LIFNode(step_mode="m", backend="torch")(x))
+    assert "UnbindBackward0" in names
+    assert not any(name.startswith("SelectBackward") for name in names)
