@@ -179,6 +179,23 @@ def test_default_block_and_broadcast_v_init(device: str) -> None:
         assert rel_err(g, g_ref) <= REL_TOL
 
 
+def test_single_time_step(device: str) -> None:
+    """T = 1: the backward kernel's loop is empty and only its peeled last step runs."""
+    x, v0, a, b = (t[:1] if t.dim() == 2 else t for t in _inputs(device))
+    k, w = _case("PLIF", device)
+    sg = surrogate.PiecewiseQuadratic()
+    opts = dict(decay_input=True, v_threshold=V_TH, v_reset=None, detach_reset=False,
+                surrogate=sg)
+    s, v = kt.lif_multistep(x, v0, k, block_size=BLOCK, **opts)
+    s_ref, v_ref = reference(x, v0, k, True, None, False, sg)
+    assert s.shape == (1, N) and torch.equal(s, s_ref.detach())
+    leaves = [x, v0, w]  # x: the [1, N] slice, a node of both graphs
+    got = _grads((a * s).sum() + (b * v).sum(), leaves)
+    want = _grads((a * s_ref).sum() + (b * v_ref).sum(), leaves)
+    for g, g_ref in zip(got, want, strict=True):
+        assert rel_err(g, g_ref) <= REL_TOL
+
+
 @pytest.mark.parametrize("neuron", ["LIF", "PLIF"])
 def test_saves_h_seq_not_x(device: str, neuron: str) -> None:
     """The backward pass keeps H (float32) alive; X only for ∂L/∂k with decay_input."""
