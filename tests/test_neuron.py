@@ -348,3 +348,11 @@ def test_surrogate_can_be_swapped_for_a_plain_callable():
     assert node(torch.tensor([1.0, 0.5])).tolist() == [1.0, 0.0]
     node.surrogate_function = None  # back to a fresh default
     assert isinstance(node.surrogate_function, surrogate.Sigmoid)
+
+
+def test_public_names():
+    expected = {"IFNode", "LIFNode", "ParametricLIFNode", "QIFNode", "EIFNode", "IzhikevichNode",
+                "KLIFNode", "LIAFNode", "NonSpikingIFNode", "NonSpikingLIFNode", "CUBALIFNode"}
+    assert expected <= set(neuron.__all__)
+    for name in neuron.__all__:
+        assert getattr(neuron, name) is not None
