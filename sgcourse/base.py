@@ -82,6 +82,14 @@ def check_sequence(x_seq: torch.Tensor, name: str = "x_seq") -> torch.Tensor:
     return x_seq
 
 
+def _fresh_copy(value: Any) -> Any:
+    """An independent copy of a memory value; tensors are detached (a reset value never carries
+    an autograd history, and non-leaf tensors cannot be deep-copied)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    return copy.deepcopy(value)
+
+
 class MemoryModule(nn.Module, StepModule):
     r"""An ``nn.Module`` with named state ("memories") that persists between calls.
 
@@ -115,13 +123,13 @@ class MemoryModule(nn.Module, StepModule):
         if name in self._memories or hasattr(self, name):
             raise ValueError(f"cannot register memory {name!r}: {type(self).__name__} already "
                              f"has an attribute of that name")
-        self._memories_rv[name] = copy.deepcopy(reset_value)
-        self._memories[name] = copy.deepcopy(reset_value)
+        self._memories_rv[name] = _fresh_copy(reset_value)
+        self._memories[name] = _fresh_copy(reset_value)
 
     def set_reset_value(self, name: str, reset_value: Any) -> None:
         """Change the value memory ``name`` returns to on ``reset``."""
         self._require_memory(name)
-        self._memories_rv[name] = copy.deepcopy(reset_value)
+        self._memories_rv[name] = _fresh_copy(reset_value)
 
     def get_reset_value(self, name: str) -> Any:
         """The value memory ``name`` returns to on ``reset``."""
@@ -168,7 +176,7 @@ class MemoryModule(nn.Module, StepModule):
     def reset(self) -> None:
         """Set every memory back to (a fresh copy of) its reset value; this also cuts the graph."""
         for name, value in self._memories_rv.items():
-            self._memories[name] = copy.deepcopy(value)
+            self._memories[name] = _fresh_copy(value)
 
     def detach(self) -> None:
         """Detach every tensor memory from the autograd graph, keeping its value.

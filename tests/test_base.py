@@ -123,3 +123,13 @@ def test_multi_step_input_needs_two_dimensions():
 def test_multi_step_input_needs_a_time_step():
     with pytest.raises(ValueError, match="time step"):
         Counter("m")(torch.ones(0, 2))
+
+
+def test_reset_value_may_be_a_tensor_with_history():
+    x = torch.ones(2, requires_grad=True)
+    m = MemoryModule()
+    m.register_memory("buf", x * 2)  # a non-leaf tensor: stored detached
+    assert not m.buf.requires_grad
+    m.set_reset_value("buf", x * 3)
+    m.reset()
+    torch.testing.assert_close(m.buf, torch.full((2,), 3.0))
