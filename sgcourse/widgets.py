@@ -211,6 +211,7 @@ class AlphaExplorer(widgets.VBox):
                 self.slider.step = step
                 self.slider.value = current
                 self.slider.description = hparam.name
+                self.slider.readout_format = ".0f" if hparam.domain.integer else ".2f"
                 self.slider.disabled = False
                 setattr(self.surrogate, hparam.name, current)
         finally:

@@ -156,3 +156,35 @@ def test_slider_range_is_admissible_and_contains_the_default(name):
 def test_bad_arguments_raise_naming_the_argument(kwargs, error, word):
     with pytest.raises(error, match=word):
         alpha_explorer(**kwargs)
+
+
+def test_integer_hyper_parameter_reads_out_without_decimals(explorer):
+    assert explorer.slider.readout_format == ".2f"
+    explorer.dropdown.value = "squarewave_fourier_series"
+    assert explorer.slider.readout_format == ".0f"
+
+
+@pytest.mark.parametrize("value", [3.2, 8.0])
+def test_cached_background_redraw_equals_a_fresh_render(explorer, value):
+    explorer.slider.value = 3.0
+    explorer.slider.value = value  # 3.2: same y-range, background reused; 8.0: y-range grows
+    fresh = alpha_explorer(alpha=value)
+    assert bytes(explorer.image.value) == bytes(fresh.image.value)
+
+
+def test_switching_surrogates_and_back_restores_the_bytes(explorer):
+    original = bytes(explorer.image.value)
+    explorer.dropdown.value = "squarewave_fourier_series"  # widens the y-range
+    explorer.dropdown.value = "sigmoid"
+    assert bytes(explorer.image.value) == original
+
+
+def test_y_limits_grow_in_coarse_steps():
+    import numpy as np
+
+    from sgcourse.widgets import MIN_YLIM, y_limits
+
+    assert y_limits(np.array([0.0, 1.0])) == MIN_YLIM
+    assert y_limits(np.array([0.0, 1.2])) == (-0.1, 2.5)
+    assert y_limits(np.array([-1.0, 4.0])) == (-1.25, 5.0)
+    assert y_limits(np.array([0.0, 3.9]), np.array([-0.05])) == (-0.1, 5.0)
