@@ -214,3 +214,13 @@ def test_torch_backend_iterates_with_unbind_not_indexing():
     names = graph_node_names(neuron.LIFNode(step_mode="m", backend="torch")(x))
     assert "UnbindBackward0" in names
     assert not any(name.startswith("SelectBackward") for name in names)
+
+
+def test_missing_triton_package_keeps_the_import_error(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "triton", None)  # makes `import triton` fail
+    node = neuron.LIFNode(step_mode="m", backend="triton")
+    with pytest.raises(ValueError,
+                       match=r"Triton cannot be imported \(ModuleNotFoundError: import of triton"):
+        node(torch.rand(3, 2))
