@@ -635,3 +635,49 @@ def test_blocked_backward_matches_reference(monkeypatch, kind, block_steps):
         grads.append(_grads(loss, leaves))
     for actual, expected in zip(grads[1], grads[0], strict=True):
         _close(actual, expected, rtol=2e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# store_v_seq=False: only the final potential is returned (and differentiated)
+
+
+@pytest.mark.parametrize("use_custom_op", [False, True])
+@pytest.mark.parametrize("v_reset", RESETS)
+@pytest.mark.parametrize(("neuron", "decay_input"), NEURONS)
+def test_store_v_seq_false_returns_and_differentiates_the_last_v(neuron, decay_input, v_reset,
+                                                                use_custom_op):
+    x, v0, ws, _ = _inputs(70)
+    wl = torch.randn(SHAPE, generator=torch.Generator().manual_seed(71))
+    sg = surrogate.ATan()
+    kw = dict(decay_input=decay_input, v_threshold=1.0, v_reset=v_reset, detach_reset=False)
+    out = []
+    for use_ref in (True, False):
+        xl, vl = _leaves(x, v0)
+        w_leaf, k = _decay(neuron, torch.float32)
+        if k is None:
+            k = torch.sigmoid(w_leaf)
+        if use_ref:
+            s, v = ref_lif(xl, vl, k, sg=sg, **kw)
+            v = v[-1]
+        else:
+            s, v = fused.lif_multistep(xl, vl, k, surrogate=sg, store_v_seq=False,
+                                       use_custom_op=use_custom_op, **kw)
+        assert v.shape == SHAPE
+        leaves = [xl, vl] + ([w_leaf] if isinstance(w_leaf, torch.Tensor) else [])
+        out.append((s.detach(), v.detach(), _grads((ws * s).sum() + (wl * v).sum(), leaves)))
+    (s_ref, v_ref, g_ref), (s, v, g) = out
+    assert torch.equal(s, s_ref)
+    _close(v, v_ref)
+    for actual, expected in zip(g, g_ref, strict=True):
+        _close(actual, expected)
+
+
+def test_store_v_seq_false_allocates_one_sequence_less():
+    x, v0, _, _ = _inputs(72)
+    sg = surrogate.Sigmoid()
+    kw = dict(decay_input=True, v_threshold=1.0, v_reset=0.0, detach_reset=False, surrogate=sg)
+    s_last, v_last = fused.lif_multistep(x, v0, 0.5, store_v_seq=False, **kw)
+    s_seq, v_seq = fused.lif_multistep(x, v0, 0.5, **kw)
+    assert torch.equal(s_last, s_seq)
+    assert torch.equal(v_last, v_seq[-1])
+    assert v_last.untyped_storage().nbytes() <= 2 * v0.numel() * v0.element_size()

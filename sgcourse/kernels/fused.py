@@ -60,7 +60,7 @@ Functions (all return tensors of shape ``[T, *x_seq.shape[1:]]``; ``v_init`` mus
 ``x_seq.shape[1:]``; gradients flow to every tensor argument that requires grad):
 
 ``lif_multistep(x_seq, v_init, decay, *, decay_input, v_threshold, v_reset, detach_reset,
-surrogate) -> (spike_seq, v_seq)``
+surrogate, use_custom_op=None, store_v_seq=True) -> (spike_seq, v_seq)``
     IF (``decay=0``, ``decay_input=False``), LIF (``decay`` = :math:`k = 1/\tau` a float) and
     ParametricLIF (``decay`` a 0-dim tensor, e.g. ``sigmoid(w)``, that may require grad). With
     :math:`V_r` = ``v_reset`` (0 for soft reset), ``decay_input=True``:
@@ -68,7 +68,9 @@ surrogate) -> (spike_seq, v_seq)``
     :math:`H_t = V_{t-1} - k(V_{t-1} - V_r) + X_t`. So :math:`∂H_t/∂V_{t-1} = 1 - k`,
     :math:`∂H_t/∂X_t = k` (``decay_input``) or 1, and
     :math:`dL/dk = \sum_{t,n} \delta_t\,∂H_t/∂k` with :math:`∂H_t/∂k = X_t - (V_{t-1} - V_r)`
-    (``decay_input``) or :math:`-(V_{t-1} - V_r)`.
+    (``decay_input``) or :math:`-(V_{t-1} - V_r)`. With ``store_v_seq=False`` the second output
+    is only the final :math:`V_{T-1}` (shape ``x_seq.shape[1:]``) and no ``[T, ...]`` potential
+    sequence is allocated.
 
 ``qif_multistep(x_seq, v_init, *, tau, v_c, a0, v_rest, v_threshold, v_reset, detach_reset,
 surrogate) -> (spike_seq, v_seq)``
@@ -285,6 +287,7 @@ def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None,
 
 def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
           v_threshold: float, v_reset: float | None, detach_reset: bool, derivative: Derivative,
+          grad_v_last: Tensor | None = None,
           dhdv: float | Callable[[Tensor], Tensor],
           reset_grad: Callable[..., Tensor | None] = _reset_grad,
           on_block: Callable[[int, int, Tensor], None] | None = None) -> Tensor:
@@ -294,7 +297,8 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
     steps (last first): :math:`g`, :math:`∂V/∂H`, the direct terms :math:`c_t` and the factors
     :math:`m_t = (∂V_t/∂H_t)(∂H_{t+1}/∂V_t)` are computed at once, then
     :math:`\delta_t = c_t + m_t \delta_{t+1}` runs step by step. ``on_block(t0, t1, delta_block)``
-    is called once each block's δ is final.
+    is called once each block's δ is final. ``grad_v_last`` is the direct gradient of the final
+    :math:`V_{T-1}` alone (when ``v_seq`` was not stored).
     """
     T = h_seq.shape[0]
     delta = torch.empty_like(h_seq)
@@ -304,6 +308,11 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
         dvdh = reset_grad(h, g, v_threshold, v_reset, detach_reset)
         _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
                       None if grad_v is None else grad_v[t0:t1], g, dvdh)
+        if grad_v_last is not None and t1 == T:
+            if dvdh is None:
+                delta[T - 1].add_(grad_v_last.to(h.dtype))
+            else:
+                delta[T - 1].addcmul_(grad_v_last.to(h.dtype), dvdh[T - 1 - t0])
         m: Tensor | float
         if callable(dhdv):
             m = dhdv(_reset_all(h, v_threshold, v_reset))  # ∂H_{t+1}/∂V_t from V_t
@@ -328,14 +337,16 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
 
 
 def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_threshold: float,
-                 v_reset: float | None) -> tuple[Tensor, Tensor, Tensor]:
-    """(spike_seq, v_seq, h_seq) in the compute dtype; no autograd recording."""
+                 v_reset: float | None, store_v_seq: bool = True
+                 ) -> tuple[Tensor, Tensor, Tensor]:
+    """(spike_seq, v_seq or the last V, h_seq) in the compute dtype; no autograd recording."""
     ct = _compute_dtype(x_seq.dtype, v0.dtype)
     with torch.no_grad():
         x = x_seq.to(ct)
         vr = 0.0 if v_reset is None else v_reset
         h_seq = torch.empty_like(x)
-        v_seq = torch.empty_like(x)
+        # without store_v_seq two [*] buffers take turns holding V_t
+        v_seq = torch.empty_like(x) if store_v_seq else torch.empty_like(x[:2])
         spike = torch.empty_like(x)
         # the input part of the charge for all t at once, written into h_seq:
         # k X_t + k V_r (decay_input) or X_t + k V_r
@@ -354,15 +365,15 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
                 h.add_(v)
             else:
                 h.add_(v, alpha=beta)
-            fire(h, spike[t], v_seq[t])
-            v = v_seq[t]
-    return spike, v_seq, h_seq
+            v = v_seq[t] if store_v_seq else v_seq[t % 2]
+            fire(h, spike[t], v)
+    return spike, (v_seq if store_v_seq else v), h_seq
 
 
 def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, v0: Tensor,
                   k: float, decay_input: bool, v_threshold: float, v_reset: float | None,
-                  detach_reset: bool, derivative: Derivative, need_k: bool
-                  ) -> tuple[Tensor, Tensor, Tensor | None]:
+                  detach_reset: bool, derivative: Derivative, need_k: bool,
+                  grad_v_last: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""(δ·∂H/∂X, δ_0·∂H_0/∂V_{-1}, dL/dk or None), all in the compute dtype."""
     vr = 0.0 if v_reset is None else v_reset
     grad_k = torch.zeros((), dtype=h_seq.dtype, device=h_seq.device) if need_k else None
@@ -377,7 +388,7 @@ def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tenso
 
     delta = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
                   detach_reset=detach_reset, derivative=derivative, dhdv=1.0 - k,
-                  on_block=accumulate_k if need_k else None)
+                  grad_v_last=grad_v_last, on_block=accumulate_k if need_k else None)
     grad_v0 = delta[0] * (1.0 - k)
     if decay_input:
         delta.mul_(k)
@@ -390,14 +401,16 @@ class _LIFMultiStep(torch.autograd.Function):
     @staticmethod
     def forward(x_seq: Tensor, v0: Tensor, decay: Tensor | float, decay_input: bool,
                 v_threshold: float, v_reset: float | None, detach_reset: bool,
-                surrogate_id: int, params: tuple[float, ...]) -> tuple[Tensor, ...]:
+                surrogate_id: int, params: tuple[float, ...], store_v_seq: bool
+                ) -> tuple[Tensor, ...]:
         k = float(decay)
-        spike, v_seq, h_seq = _lif_forward(x_seq, v0, k, decay_input, v_threshold, v_reset)
+        spike, v_seq, h_seq = _lif_forward(x_seq, v0, k, decay_input, v_threshold, v_reset,
+                                           store_v_seq)
         return spike.to(x_seq.dtype), v_seq.to(torch.promote_types(x_seq.dtype, v0.dtype)), h_seq
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-        x_seq, v0, decay, decay_input, v_threshold, v_reset, detach_reset, sid, params = inputs
+        x_seq, v0, decay, decay_input, v_threshold, v_reset, detach_reset, sid, params, _ = inputs
         h_seq = output[2]
         ctx.mark_non_differentiable(h_seq)
         ctx.set_materialize_grads(False)
@@ -413,12 +426,14 @@ class _LIFMultiStep(torch.autograd.Function):
         h_seq, v0 = ctx.saved_tensors
         k, decay_input, v_threshold, v_reset, detach_reset, sid, params = ctx.config
         need_x, need_v, need_k = ctx.needs_input_grad[:3]
-        none = (None,) * 6
+        none = (None,) * 7
         if grad_spike is None and grad_v is None:
             return (None, None, None, *none)
+        last = grad_v is not None and grad_v.dim() < h_seq.dim()  # v_seq was not stored
         grad_x, grad_v0, grad_k = _lif_backward(
-            grad_spike, grad_v, h_seq, v0, k, decay_input, v_threshold, v_reset, detach_reset,
-            _derivative(sid, params), need_k and v0 is not None)
+            grad_spike, None if last else grad_v, h_seq, v0, k, decay_input, v_threshold,
+            v_reset, detach_reset, _derivative(sid, params), need_k and v0 is not None,
+            grad_v_last=grad_v if last else None)
         x_dtype, v_dtype, k_dtype = ctx.dtypes
         return (grad_x.to(x_dtype) if need_x else None,
                 grad_v0.to(v_dtype) if need_v else None,
@@ -512,8 +527,8 @@ def _check_decay(decay: object) -> Tensor | float:
 
 def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay_input: bool,
                   v_threshold: float, v_reset: float | None, detach_reset: bool,
-                  surrogate: _surrogate.Surrogate, use_custom_op: bool | None = None
-                  ) -> tuple[Tensor, Tensor]:
+                  surrogate: _surrogate.Surrogate, use_custom_op: bool | None = None,
+                  store_v_seq: bool = True) -> tuple[Tensor, Tensor]:
     r"""Fused multi-step IF / LIF / ParametricLIF: ``(spike_seq, v_seq)``, both ``[T, ...]``.
 
     ``decay`` is :math:`k = 1/\tau` (a float; 0 with ``decay_input=False`` gives IF) or a 0-dim
@@ -531,6 +546,11 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
     (and ``v_init`` when ``decay`` requires grad). Gradients flow to ``x_seq``, ``v_init`` and a
     tensor ``decay`` (summed over time and neurons).
 
+    ``store_v_seq=False`` returns ``(spike_seq, v_last)`` with ``v_last`` = :math:`V_{T-1}` of
+    shape ``x_seq.shape[1:]`` and never materialises the ``[T, ...]`` potential sequence (one
+    ``[T, ...]`` tensor less at the forward's peak), like SpikingJelly's default
+    ``store_v_seq=False``.
+
     ``use_custom_op``: route through ``torch.ops.sgcourse.lif_multistep_fused`` (default: only
     while ``torch.compile`` traces; the eager path uses an autograd Function with less overhead).
     """
@@ -541,15 +561,16 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
     v_threshold = check_real("v_threshold", v_threshold)
     v_reset = _reset_value(v_reset)
     sid, params = _check_surrogate(surrogate)
+    store_v_seq = check_bool("store_v_seq", store_v_seq)
     if use_custom_op is None:
         use_custom_op = torch.compiler.is_compiling()
     if use_custom_op:
         k_t = k if isinstance(k, Tensor) else torch.tensor(k, dtype=torch.float64)
         spike, v_seq, _ = torch.ops.sgcourse.lif_multistep_fused(
             x_seq, v0, k_t, decay_input, v_threshold, v_reset, detach_reset, sid, list(params))
-        return spike, v_seq
+        return spike, (v_seq if store_v_seq else v_seq[-1])
     spike, v_seq, _ = _LIFMultiStep.apply(x_seq, v0, k, decay_input, v_threshold, v_reset,
-                                          detach_reset, sid, params)
+                                          detach_reset, sid, params, store_v_seq)
     return spike, v_seq
 
 
