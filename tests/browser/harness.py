@@ -28,7 +28,9 @@ from playwright.sync_api import Page
 from .jupyterlab_server import JupyterLabServer
 from .lab_page import (
     INSTALL_HINT,
+    SliderCheckFailed,
     SliderReport,
+    alpha_sliders,
     check_alpha_sliders,
     chromium_executable,
     chromium_page,
@@ -36,6 +38,7 @@ from .lab_page import (
     open_lab,
     open_notebook,
     run_all_cells,
+    wait_for_alpha_slider,
 )
 
 __all__ = [
@@ -99,7 +102,7 @@ class LabSession:
 
     def __init__(self, root: Path, *, screenshot_dir: Path | None = None,
                  executable: str | None = None, run_timeout: float = 120.0,
-                 change_timeout: float = 15.0) -> None:
+                 change_timeout: float = 10.0, trusted: tuple[str, ...] = ()) -> None:
         self.root = Path(root).resolve()
         self.screenshot_dir = screenshot_dir
         self.executable = executable or chromium_executable()
@@ -107,7 +110,7 @@ class LabSession:
             raise RuntimeError(f"Chromium was not found. {INSTALL_HINT}")
         self.run_timeout = run_timeout
         self.change_timeout = change_timeout
-        self.server = JupyterLabServer(self.root)
+        self.server = JupyterLabServer(self.root, trusted=trusted)
         self.kernel_pids: set[int] = set()
         #: Seconds spent starting the server, Chromium and JupyterLab's page.
         self.timings: dict[str, float] = {}
@@ -151,8 +154,13 @@ class LabSession:
                 f"{sorted(set(after.items()) ^ set(self._hashes_before.items()))}"
             )
 
-    def check_notebook(self, relative_path: str, *, name: str | None = None) -> NotebookReport:
-        """Open, run all, check every alpha slider, shut the kernel down (see module doc)."""
+    def check_notebook(self, relative_path: str, *, name: str | None = None,
+                       expect_saved_widgets: bool = False) -> NotebookReport:
+        """Open, run all, check every alpha slider, shut the kernel down (see module doc).
+
+        With ``expect_saved_widgets``, the alpha slider must first be drawn from the widget
+        state saved in the notebook, before any cell runs (what a static render shows).
+        """
         assert self.page is not None, "use LabSession as a context manager"
         page = self.page
         name = name or Path(relative_path).stem
@@ -161,6 +169,16 @@ class LabSession:
         opened = time.monotonic()
         self.server.remember_processes()
         try:
+            if expect_saved_widgets:
+                if not wait_for_alpha_slider(page, panel_id, timeout=self.change_timeout):
+                    raise SliderCheckFailed(
+                        f"{relative_path}: no alpha slider was drawn from the saved widget "
+                        "state before running")
+                if self.screenshot_dir is not None:
+                    self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+                    alpha_sliders(page, panel_id).first.locator(
+                        "xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]"
+                    ).screenshot(path=str(self.screenshot_dir / f"{name}-saved-state.png"))
             run_all_cells(page, timeout=self.run_timeout)
             ran = time.monotonic()
             sliders = check_alpha_sliders(page, panel_id=panel_id, name=name,

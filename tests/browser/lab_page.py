@@ -40,6 +40,7 @@ __all__ = [
     "open_lab",
     "open_notebook",
     "run_all_cells",
+    "wait_for_alpha_slider",
 ]
 
 #: Flags measured to work for Debian's Chromium on a machine with a closed network.
@@ -331,6 +332,16 @@ def alpha_sliders(page: Page, panel_id: str | None = None) -> Locator:
     )
 
 
+def wait_for_alpha_slider(page: Page, panel_id: str | None, *, timeout: float) -> int:
+    """Wait until at least one alpha slider is rendered; return how many (0 on time-out)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = alpha_sliders(page, panel_id).count()
+        if count or time.monotonic() > deadline:
+            return count
+        time.sleep(0.25)
+
+
 def _fingerprint(area: Locator) -> str | None:
     parts = area.evaluate(_FINGERPRINT_JS)
     if parts is None:
@@ -383,7 +394,7 @@ def check_alpha_sliders(
     screenshot_dir: Path | None = None,
     name: str = "notebook",
     presses: int = 4,
-    change_timeout: float = 15.0,
+    change_timeout: float = 10.0,
     key_delay: float = 0.15,
 ) -> list[SliderReport]:
     """Move every alpha slider on the page and require its plot to follow, then restore it.
