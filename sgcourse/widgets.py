@@ -44,11 +44,11 @@ __all__ = ["AlphaExplorer", "alpha_explorer", "slider_range", "y_limits"]
 
 #: The y-axis always shows at least this interval, so that changing the shape is visible as a
 #: change of height (not hidden by autoscaling); it grows only when a curve leaves it.
-MIN_YLIM = (-0.1, 1.25)
+MIN_YLIM = (-0.1, 1.5)
 
 
 def _y_bound(extreme: float, floor: float) -> float:
-    """Smallest of ``floor``, 1.25, 2.5, 5, … (doubling) that exceeds ``1.05 * extreme``.
+    """Smallest of ``floor``, 1.5, 3, 6, … (doubling) that is at least ``1.05 * extreme``.
 
     Coarse steps keep the axes, and so the cached background, unchanged while a slider moves.
     """
@@ -167,7 +167,7 @@ class AlphaExplorer(widgets.VBox):
             value=self.surrogate.spec.name, description="surrogate")
         self.slider = widgets.FloatSlider(continuous_update=True, readout_format=".2f")
         self.peak_label = widgets.Label()
-        self.formula = widgets.HTMLMath()
+        self.formula = widgets.HTMLMath(layout=widgets.Layout(margin="0 0 0 2em"))
         self.image = widgets.Image(format="png")
         super().__init__([
             widgets.HBox([self.dropdown, self.slider]),

@@ -184,7 +184,8 @@ def test_y_limits_grow_in_coarse_steps():
 
     from sgcourse.widgets import MIN_YLIM, y_limits
 
-    assert y_limits(np.array([0.0, 1.0])) == MIN_YLIM
-    assert y_limits(np.array([0.0, 1.2])) == (-0.1, 2.5)
-    assert y_limits(np.array([-1.0, 4.0])) == (-1.25, 5.0)
-    assert y_limits(np.array([0.0, 3.9]), np.array([-0.05])) == (-0.1, 5.0)
+    assert y_limits(np.array([0.0, 1.0])) == MIN_YLIM == (-0.1, 1.5)
+    assert y_limits(np.array([0.0, 1.25])) == (-0.1, 1.5)  # the seed's alpha = 5 still fits
+    assert y_limits(np.array([0.0, 1.5])) == (-0.1, 3.0)
+    assert y_limits(np.array([-1.0, 4.0])) == (-1.5, 6.0)
+    assert y_limits(np.array([0.0, 3.9]), np.array([-0.05])) == (-0.1, 6.0)
