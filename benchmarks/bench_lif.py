@@ -14,22 +14,29 @@ threshold 1, hard reset to 0, reset not detached, Sigmoid(α = 4) surrogate, exc
 table says otherwise (snnTorch's ``Leaky`` charges :math:`\beta V + X` and resets from the previous
 step's spike; Norse's ``LIFBoxCell`` uses its SuperSpike surrogate).
 
-Backends: ``torch`` (per-step autograd loop, written below), ``fused``
-(:func:`sgcourse.kernels.fused.lif_multistep`), ``triton`` (CUDA only, when importable),
-``spikingjelly`` 2.0 ``LIFNode(step_mode='m')``, ``snntorch`` ``Leaky`` and ``norse``
-``LIFBoxCell`` (each in a Python time loop) when installed. The optional comparison packages are
-looked up in ``$SGCOURSE_BENCH_PKGS`` (default ``/tmp/bench_pkgs``, e.g. filled with
-``pip install --no-deps --target /tmp/bench_pkgs spikingjelly==2.0.0 snntorch norse loguru nir
-nirtorch h5py``) if that folder exists, after the environment's own packages.
+Backends:
 
-Peak memory. CPU: each backend runs in a fresh subprocess (with ``MALLOC_MMAP_THRESHOLD_=131072``,
-so that glibc maps every block of 128 KiB or more on allocation and unmaps it on free, and the
-resident size follows the live tensors); after a small warm-up (T = 2) and the input allocation, the kernel's peak-RSS counter is reset (``/proc/self/clear_refs`` ← 5) and the
-reported figure is ``VmHWM`` after one training step minus ``VmRSS`` before it: everything the
-step made resident (saved activations, outputs, gradients, temporaries). As a second, allocator
-independent column the script counts the bytes autograd saved for backward (a
-``saved_tensors_hooks`` pack hook, each storage counted once). CUDA: ``max_memory_allocated``
-during the step minus the allocation before it.
+- ``torch``: per-step autograd loop, written below;
+- ``fused``: :func:`sgcourse.kernels.fused.lif_multistep` with ``store_v_seq=False``, which keeps
+  only the final potential, like SpikingJelly's default ``store_v_seq=False``;
+- ``fused+v_seq``: the same, also returning the ``[T, B, N]`` potential sequence;
+- ``triton``: :func:`sgcourse.kernels.triton.lif_multistep` (CUDA only, when importable);
+- ``spikingjelly`` 2.0 ``LIFNode(step_mode='m')``, ``snntorch`` ``Leaky`` and ``norse``
+  ``LIFBoxCell`` (the last two in a Python time loop), when installed.
+
+The optional comparison packages are looked up in ``$SGCOURSE_BENCH_PKGS`` (default
+``/tmp/bench_pkgs``, e.g. filled with ``pip install --no-deps --target /tmp/bench_pkgs
+spikingjelly==2.0.0 snntorch norse loguru nir nirtorch h5py``) if that folder exists, after the
+environment's own packages.
+
+Peak memory. CPU: each backend runs in a fresh subprocess with ``MALLOC_MMAP_THRESHOLD_=131072``
+(glibc then maps every block of 128 KiB or more on allocation and unmaps it on free, so the
+resident size follows the live tensors). After a small warm-up (T = 2) and the input allocation,
+the kernel's peak-RSS counter is reset (``/proc/self/clear_refs`` ← 5); the figure reported is
+``VmHWM`` after one training step minus ``VmRSS`` before it: everything the step made resident
+(saved activations, outputs, gradients, temporaries). A second, allocator-independent column
+counts the bytes autograd saved for backward (a ``saved_tensors_hooks`` pack hook, each storage
+counted once). CUDA: ``max_memory_allocated`` during the step minus the allocation before it.
 """
 
 from __future__ import annotations
@@ -84,15 +91,20 @@ def _torch_reference(device: torch.device) -> Step:
     return run
 
 
-def _fused(device: torch.device) -> Step:
+def _fused(device: torch.device, store_v_seq: bool = False) -> Step:
     sg = surrogate.Sigmoid(alpha=ALPHA)
 
     def run(x_seq: torch.Tensor) -> torch.Tensor:
         v0 = torch.full_like(x_seq[0], V_RESET)
         return fused.lif_multistep(x_seq, v0, 1.0 / TAU, decay_input=True, v_threshold=V_TH,
-                                   v_reset=V_RESET, detach_reset=False, surrogate=sg)[0]
+                                   v_reset=V_RESET, detach_reset=False, surrogate=sg,
+                                   store_v_seq=store_v_seq)[0]
 
     return run
+
+
+def _fused_v_seq(device: torch.device) -> Step:
+    return _fused(device, store_v_seq=True)
 
 
 def _triton(device: torch.device) -> Step:
@@ -166,7 +178,10 @@ def _norse(device: torch.device) -> Step:
 
 BACKENDS: dict[str, tuple[Callable[[torch.device], Step], str]] = {
     "torch": (_torch_reference, "per-step autograd loop (sgcourse surrogate), same equations"),
-    "fused": (_fused, "sgcourse.kernels.fused.lif_multistep, same equations"),
+    "fused": (_fused, "sgcourse.kernels.fused.lif_multistep(store_v_seq=False): keeps the "
+                      "final V only, like SpikingJelly's default"),
+    "fused+v_seq": (_fused_v_seq, "the same with store_v_seq=True: also returns the [T, B, N] "
+                                  "potential sequence"),
     "triton": (_triton, "sgcourse.kernels.triton.lif_multistep, same equations (CUDA)"),
     "spikingjelly": (_spikingjelly, "SpikingJelly 2.0 LIFNode(step_mode='m'), same equations"),
     "snntorch": (_snntorch, "snnTorch Leaky(beta=0.5, reset 'zero'): H = βV + X, reset from "

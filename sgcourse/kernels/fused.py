@@ -253,22 +253,30 @@ def _v_prev(h_seq: Tensor, v0: Tensor, t0: int, t1: int, v_threshold: float,
 
 
 def _reset_grad(h: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
-                detach_reset: bool) -> Tensor | None:
-    """:math:`∂V_t/∂H_t` (None means the constant 1)."""
+                detach_reset: bool, work: tuple[Tensor, Tensor]) -> Tensor | None:
+    """:math:`∂V_t/∂H_t` (None means the constant 1), written into the ``work`` buffers."""
     if v_reset is None:
-        return None if detach_reset else torch.mul(g, -v_threshold).add_(1.0)
-    below = torch.lt(h, v_threshold, out=torch.empty_like(h))
+        return None if detach_reset else torch.mul(g, -v_threshold, out=work[0]).add_(1.0)
+    below = torch.lt(h, v_threshold, out=work[0])
     if detach_reset:
         return below
-    return below.addcmul_(torch.sub(v_reset, h), g)
+    # 1 - S + (V_r - H) g
+    return below.addcmul_(torch.sub(h, v_reset, out=work[1]), g, value=-1.0)
 
 
 def _izhikevich_reset_grad(h: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
-                           detach_reset: bool) -> Tensor | None:
+                           detach_reset: bool, work: tuple[Tensor, Tensor]) -> Tensor | None:
     """Quirk: in :math:`(1 - \\hat S)H + S V_r` only the first term honours ``detach_reset``."""
     if v_reset is not None and detach_reset:
-        return torch.lt(h, v_threshold, out=torch.empty_like(h)).add_(g, alpha=v_reset)
-    return _reset_grad(h, g, v_threshold, v_reset, detach_reset)
+        return torch.lt(h, v_threshold, out=work[0]).add_(g, alpha=v_reset)
+    return _reset_grad(h, g, v_threshold, v_reset, detach_reset, work)
+
+
+def _workspace(h_seq: Tensor) -> tuple[list[tuple[int, int]], tuple[Tensor, Tensor, Tensor]]:
+    """The blocks of the backward pass and three block-sized scratch buffers."""
+    blocks = _blocks(h_seq.shape[0], h_seq[0].numel())
+    size = max(t1 - t0 for t0, t1 in blocks)
+    return blocks, tuple(torch.empty_like(h_seq[:size]) for _ in range(3))
 
 
 def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None, g: Tensor,
@@ -302,10 +310,12 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
     """
     T = h_seq.shape[0]
     delta = torch.empty_like(h_seq)
-    for t0, t1 in _blocks(T, h_seq[0].numel()):
+    blocks, work = _workspace(h_seq)
+    for t0, t1 in blocks:
         h = h_seq[t0:t1]
-        g = derivative(h - v_threshold).to(h.dtype)
-        dvdh = reset_grad(h, g, v_threshold, v_reset, detach_reset)
+        n = t1 - t0
+        g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
+        dvdh = reset_grad(h, g, v_threshold, v_reset, detach_reset, (work[0][:n], work[1][:n]))
         _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
                       None if grad_v is None else grad_v[t0:t1], g, dvdh)
         if grad_v_last is not None and t1 == T:
@@ -785,14 +795,17 @@ class _IzhikevichMultiStep(torch.autograd.Function):
         derivative = _derivative(sid, params)
         T = h_seq.shape[0]
         delta = torch.empty_like(h_seq)
+        blocks, work = _workspace(h_seq)
         gw = grad_w
         omega = (torch.zeros_like(h_seq[0]) if gw is None
                  else gw[T - 1].to(h_seq.dtype, copy=True))
         nxt = torch.empty_like(omega)
-        for t0, t1 in _blocks(T, h_seq[0].numel()):
+        for t0, t1 in blocks:
             h = h_seq[t0:t1]
-            g = derivative(h - v_threshold).to(h.dtype)
-            dvdh = _izhikevich_reset_grad(h, g, v_threshold, v_reset, detach_reset)
+            n = t1 - t0
+            g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
+            dvdh = _izhikevich_reset_grad(h, g, v_threshold, v_reset, detach_reset,
+                                          (work[0][:n], work[1][:n]))
             _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
                           None if grad_v is None else grad_v[t0:t1], g, dvdh)
             m = _qif_charge_grad(_reset_all(h, v_threshold, v_reset), k, a0, v_rest, v_c)
