@@ -288,6 +288,9 @@ def plot_gradient_products(peaks: Sequence[float] = (0.5, 1.0, 2.0), max_depth: 
     depths = np.arange(1, table.shape[1] + 1)
     for peak, row in zip(peaks, table, strict=True):
         ax.semilogy(depths, row, marker="o", markersize=3, label=f"peak $p = {float(peak):g}$")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("number of layers or time steps $L$")
     ax.set_ylabel(r"surrogate factor $p^L$")
     ax.set_title("Product of surrogate gradients at threshold")

@@ -173,3 +173,4 @@ def test_plot_gradient_products_draws_one_line_per_peak():
     assert len(lines) == 3
     assert ax.get_yscale() == "log"
     np.testing.assert_allclose(lines[2].get_ydata(), 2.0 ** np.arange(1, 21))
+    assert all(tick == int(tick) for tick in ax.get_xticks())  # depths are whole numbers
