@@ -31,6 +31,7 @@ from sgcourse._checks import POSITIVE, check_int, check_real
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
 __all__ = [
     "chain_gradient",
@@ -175,7 +176,8 @@ def _check_ax(ax: object) -> Axes | None:
 
 
 def draw_surrogate(ax: Axes, sg: _surrogate.Surrogate, x_range: Sequence[float] = (-3.0, 3.0),
-                   num: int = 601, heaviside: bool = True, legend: bool = True) -> dict:
+                   num: int = 601, heaviside: bool = True,
+                   legend: bool = True) -> dict[str, Line2D]:
     """Draw Θ (optional), σ and σ′ of ``sg`` into ``ax``; return the Line2D objects by key.
 
     The keys are ``"heaviside"`` (if drawn), ``"primitive"`` and ``"derivative"``. Used by
