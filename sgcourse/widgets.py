@@ -159,8 +159,8 @@ class AlphaExplorer(widgets.VBox):
         self._animated = (self._lines["primitive"], self._lines["derivative"], self._ax.title)
         for artist in self._animated:
             artist.set_animated(True)
-        self._background: Any = None
-        self._background_ylim: tuple[float, float] | None = None
+        # Static backgrounds by y-range: only a few ranges ever occur (see y_limits).
+        self._backgrounds: dict[tuple[float, float], Any] = {}
 
         self.dropdown = widgets.Dropdown(
             options=[(_surrogate.spec(name).class_name, name) for name in _surrogate.available()],
@@ -233,19 +233,18 @@ class AlphaExplorer(widgets.VBox):
     def render_png(self) -> bytes:
         """The current figure as PNG bytes (deterministic: same state, same bytes).
 
-        The static background is drawn in full only when the y-range changed since it was
-        cached; σ, σ′ and the title are then drawn on top of it.
+        The static background is drawn in full once per y-range and cached; σ, σ′ and the
+        title are then drawn on top of it.
         """
         from PIL import Image
 
         canvas = self.figure.canvas
         ylim = self._ax.get_ylim()
-        if self._background is None or self._background_ylim != ylim:
+        if ylim not in self._backgrounds:
             canvas.draw()  # animated artists are skipped: this is the background
-            self._background = canvas.copy_from_bbox(self.figure.bbox)
-            self._background_ylim = ylim
+            self._backgrounds[ylim] = canvas.copy_from_bbox(self.figure.bbox)
         else:
-            canvas.restore_region(self._background)
+            canvas.restore_region(self._backgrounds[ylim])
         for artist in self._animated:
             self._ax.draw_artist(artist)
         rgba = canvas.buffer_rgba()
