@@ -27,7 +27,6 @@ SITECUSTOMIZE = textwrap.dedent('''
     import importlib.abc
     import importlib.util
     import os
-import re
     import sys
 
     HIDE = set(filter(None, os.environ.get("SGTEST_HIDE", "").split(",")))
@@ -63,8 +62,10 @@ def run_check(tmp_path: Path, *, hide: str = "", broken: str = "",
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     env["SGTEST_HIDE"] = hide
     env["SGTEST_BREAK"] = broken
-    return subprocess.run([sys.executable, "-m", "sgcourse", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run([sys.executable, "-m", "sgcourse", *args], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert "Error in sitecustomize" not in result.stderr, result.stderr  # the hook must work
+    return result
 
 
 def line_of(report: str, name: str) -> str:
