@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "chain_gradient",
+    "check_x_range",
     "describe",
     "draw_surrogate",
     "gradient_products",
@@ -76,7 +77,8 @@ def _format_number(value: float) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def _check_x_range(x_range: object) -> tuple[float, float]:
+def check_x_range(x_range: object) -> tuple[float, float]:
+    """Return ``x_range`` as ``(x_min, x_max)`` floats with ``x_min < x_max``, or raise."""
     if not isinstance(x_range, Sequence) or isinstance(x_range, str) or len(x_range) != 2:
         raise TypeError(f"x_range must be a pair (x_min, x_max), got {x_range!r}")
     low = check_real("x_range[0]", x_range[0])
@@ -94,7 +96,7 @@ def surrogate_curves(sg: object, x_range: Sequence[float] = (-3.0, 3.0),
     and ``"derivative"``. ``sg`` is a surrogate module or a name (then the defaults are used).
     """
     sg = resolve_surrogate(sg)
-    low, high = _check_x_range(x_range)
+    low, high = check_x_range(x_range)
     num = check_int("num", num, minimum=2)
     x = torch.linspace(low, high, num, dtype=torch.float64)
     with torch.no_grad():
@@ -114,7 +116,7 @@ def peak_derivative(sg: object, x_range: Sequence[float] = (-3.0, 3.0),
     included when it lies in ``x_range``, so the peak of those surrogates is exact.
     """
     sg = resolve_surrogate(sg)
-    low, high = _check_x_range(x_range)
+    low, high = check_x_range(x_range)
     num = check_int("num", num, minimum=2)
     x = torch.linspace(low, high, num, dtype=torch.float64)
     if low <= 0.0 <= high:
@@ -249,7 +251,7 @@ def plot_gallery(names: Sequence[str] | None = None, x_range: Sequence[float] = 
         raise TypeError(f"panel_size must be a pair (width, height) in inches, got {panel_size!r}")
     width = check_real("panel_size[0]", panel_size[0], POSITIVE)
     height = check_real("panel_size[1]", panel_size[1], POSITIVE)
-    _check_x_range(x_range)
+    check_x_range(x_range)
 
     import matplotlib.pyplot as plt
 

@@ -32,7 +32,7 @@ from sgcourse import surrogate as _surrogate
 from sgcourse._checks import POSITIVE, check_int, check_real
 from sgcourse.surrogate import HyperParameter
 from sgcourse.viz import (
-    _check_x_range,
+    check_x_range,
     describe,
     draw_surrogate,
     peak_derivative,
@@ -130,7 +130,7 @@ class AlphaExplorer(widgets.VBox):
         from matplotlib.figure import Figure
 
         start = resolve_surrogate(sg, "surrogate")
-        self.x_range = _check_x_range(x_range)
+        self.x_range = check_x_range(x_range)
         self.num = check_int("num", num, minimum=2)
         self.dpi = check_int("dpi", dpi, minimum=10)
         if not isinstance(figsize, tuple | list) or len(figsize) != 2:
