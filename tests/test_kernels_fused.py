@@ -681,3 +681,48 @@ def test_store_v_seq_false_allocates_one_sequence_less():
     assert torch.equal(s_last, s_seq)
     assert torch.equal(v_last, v_seq[-1])
     assert v_last.untyped_storage().nbytes() <= 2 * v0.numel() * v0.element_size()
+
+
+# ---------------------------------------------------------------------------------------------
+# when the graph is freed after the backward pass, δ is written over the saved h_seq; with
+# retain_graph the saved h_seq stays intact for the next pass
+
+
+def _fused_call(kind, xl, vl, sg):
+    kw = dict(v_threshold=1.0, v_reset=0.0, detach_reset=False, surrogate=sg)
+    if kind == "lif":
+        s, v = fused.lif_multistep(xl, vl, 0.5, decay_input=True, **kw)
+        return s, v
+    if kind == "qif":
+        return fused.qif_multistep(xl, vl, **QIF, **kw)
+    s, v, _ = fused.izhikevich_multistep(xl, vl, torch.zeros(SHAPE), **IZH, **kw)
+    return s, v
+
+
+@pytest.mark.parametrize("kind", ["lif", "qif", "izhikevich"])
+def test_retain_graph_backward_twice_gives_the_same_gradient(kind):
+    x, v0, ws, wv = _inputs(80, scale=0.8, shift=0.4, v_scale=0.2)
+    xl, vl = _leaves(x, v0)
+    s, v = _fused_call(kind, xl, vl, surrogate.Sigmoid())
+    loss = (ws * s).sum() + (wv * v).sum()
+    first = torch.autograd.grad(loss, [xl, vl], retain_graph=True)
+    second = torch.autograd.grad(loss, [xl, vl])  # frees the graph (may overwrite h_seq)
+    for a, b in zip(first, second, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_single_backward_reuses_the_saved_h_seq_storage():
+    x, v0, ws, _ = _inputs(81)
+    xl = x.clone().requires_grad_(True)
+    saved = []
+
+    def pack(t):
+        saved.append(t.untyped_storage().data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        s, _ = fused.lif_multistep(xl, v0, 0.5, decay_input=True, v_threshold=1.0, v_reset=0.0,
+                                   detach_reset=False, surrogate=surrogate.Sigmoid(),
+                                   store_v_seq=False)
+    (ws * s).sum().backward()
+    assert xl.grad.untyped_storage().data_ptr() == saved[0]

@@ -293,29 +293,53 @@ def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None,
             out.addcmul_(grad_v.to(out.dtype), dvdh)
 
 
+def _may_overwrite_saved() -> bool:
+    """Whether this backward pass may reuse the storage of its saved ``h_seq`` for δ.
+
+    Only when autograd frees the graph after this pass (no ``retain_graph`` / ``create_graph``):
+    then nothing reads ``h_seq`` again, and writing δ over it saves one ``[T, ...]`` buffer at the
+    backward's peak. The query is a private torch function; without it the storage is never
+    reused.
+    """
+    keep_graph = getattr(torch._C._autograd, "_get_current_graph_task_keep_graph", None)
+    if keep_graph is None or torch._C._are_functorch_transforms_active():
+        return False
+    try:
+        return not keep_graph()
+    except RuntimeError:  # not inside a backward pass
+        return False
+
+
 def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
           v_threshold: float, v_reset: float | None, detach_reset: bool, derivative: Derivative,
-          grad_v_last: Tensor | None = None,
-          dhdv: float | Callable[[Tensor], Tensor],
-          reset_grad: Callable[..., Tensor | None] = _reset_grad,
-          on_block: Callable[[int, int, Tensor], None] | None = None) -> Tensor:
-    r""":math:`\delta_t = dL/dH_t` for all t, for a neuron with one state V.
+          dhdv: float | Callable[[Tensor], Tensor], grad_v_last: Tensor | None = None,
+          k_factor: Callable[[int, int], Tensor] | None = None,
+          overwrite: bool = False) -> tuple[Tensor, Tensor | None]:
+    r"""(:math:`\delta_t = dL/dH_t` for all t, :math:`\sum_{t,n} \delta_t f_t` or None).
 
-    ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function of :math:`V_t`. Per block of time
-    steps (last first): :math:`g`, :math:`∂V/∂H`, the direct terms :math:`c_t` and the factors
-    :math:`m_t = (∂V_t/∂H_t)(∂H_{t+1}/∂V_t)` are computed at once, then
-    :math:`\delta_t = c_t + m_t \delta_{t+1}` runs step by step. ``on_block(t0, t1, delta_block)``
-    is called once each block's δ is final. ``grad_v_last`` is the direct gradient of the final
-    :math:`V_{T-1}` alone (when ``v_seq`` was not stored).
+    For a neuron with one state V. ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function
+    of :math:`V_t`. Per block of time steps (last first): :math:`g`, :math:`∂V/∂H`, the direct
+    terms :math:`c_t` and the factors :math:`m_t = (∂V_t/∂H_t)(∂H_{t+1}/∂V_t)` are computed at
+    once, then :math:`\delta_t = c_t + m_t \delta_{t+1}` runs step by step. ``grad_v_last`` is
+    the direct gradient of the final :math:`V_{T-1}` alone (when ``v_seq`` was not stored).
+    ``k_factor(t0, t1)`` gives :math:`f_t` (e.g. :math:`∂H_t/∂k`) for a block; the weighted sum
+    is accumulated. With ``overwrite`` δ is written over ``h_seq`` (everything a block needs from
+    ``h_seq`` is read before its δ is written, and earlier blocks are untouched).
     """
     T = h_seq.shape[0]
-    delta = torch.empty_like(h_seq)
+    delta = h_seq if overwrite else torch.empty_like(h_seq)
+    total = None if k_factor is None else torch.zeros((), dtype=h_seq.dtype,
+                                                      device=h_seq.device)
     blocks, work = _workspace(h_seq)
     for t0, t1 in blocks:
         h = h_seq[t0:t1]
         n = t1 - t0
         g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
-        dvdh = reset_grad(h, g, v_threshold, v_reset, detach_reset, (work[0][:n], work[1][:n]))
+        dvdh = _reset_grad(h, g, v_threshold, v_reset, detach_reset, (work[0][:n], work[1][:n]))
+        # reads of h_seq[t0:t1] end here
+        # ∂H_{t+1}/∂V_t from V_t
+        m_v = dhdv(_reset_all(h, v_threshold, v_reset)) if callable(dhdv) else None
+        factor = None if k_factor is None else k_factor(t0, t1)
         _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
                       None if grad_v is None else grad_v[t0:t1], g, dvdh)
         if grad_v_last is not None and t1 == T:
@@ -324,10 +348,8 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
             else:
                 delta[T - 1].addcmul_(grad_v_last.to(h.dtype), dvdh[T - 1 - t0])
         m: Tensor | float
-        if callable(dhdv):
-            m = dhdv(_reset_all(h, v_threshold, v_reset))  # ∂H_{t+1}/∂V_t from V_t
-            if dvdh is not None:
-                m.mul_(dvdh)
+        if m_v is not None:
+            m = m_v if dvdh is None else m_v.mul_(dvdh)
         elif dvdh is None:
             m = dhdv
         else:
@@ -337,9 +359,9 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
                 torch.addcmul(delta[t], m[t - t0], delta[t + 1], out=delta[t])
             elif m != 0.0:
                 torch.add(delta[t], delta[t + 1], alpha=m, out=delta[t])
-        if on_block is not None:
-            on_block(t0, t1, delta[t0:t1])
-    return delta
+        if factor is not None:
+            total.add_(torch.sum(factor.mul_(delta[t0:t1])))
+    return delta, total
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,22 +405,22 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
 def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, v0: Tensor,
                   k: float, decay_input: bool, v_threshold: float, v_reset: float | None,
                   detach_reset: bool, derivative: Derivative, need_k: bool,
-                  grad_v_last: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+                  grad_v_last: Tensor | None = None, overwrite: bool = False
+                  ) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""(δ·∂H/∂X, δ_0·∂H_0/∂V_{-1}, dL/dk or None), all in the compute dtype."""
     vr = 0.0 if v_reset is None else v_reset
-    grad_k = torch.zeros((), dtype=h_seq.dtype, device=h_seq.device) if need_k else None
 
-    def accumulate_k(t0: int, t1: int, delta: Tensor) -> None:
+    def dh_dk(t0: int, t1: int) -> Tensor:
         v_prev = _v_prev(h_seq, v0.to(h_seq.dtype), t0, t1, v_threshold, v_reset)
         if decay_input:
             # X_t - (V_{t-1} - V_r) = (H_t - V_{t-1}) / k: x_seq is not saved
-            grad_k.add_(torch.sum(delta * v_prev.neg_().add_(h_seq[t0:t1])), alpha=1.0 / k)
-        else:
-            grad_k.sub_(torch.sum(delta * v_prev.sub_(vr)))
+            return v_prev.neg_().add_(h_seq[t0:t1]).div_(k)
+        return v_prev.sub_(vr).neg_()
 
-    delta = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
-                  detach_reset=detach_reset, derivative=derivative, dhdv=1.0 - k,
-                  grad_v_last=grad_v_last, on_block=accumulate_k if need_k else None)
+    delta, grad_k = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
+                          detach_reset=detach_reset, derivative=derivative, dhdv=1.0 - k,
+                          grad_v_last=grad_v_last, k_factor=dh_dk if need_k else None,
+                          overwrite=overwrite)
     grad_v0 = delta[0] * (1.0 - k)
     if decay_input:
         delta.mul_(k)
@@ -443,7 +465,7 @@ class _LIFMultiStep(torch.autograd.Function):
         grad_x, grad_v0, grad_k = _lif_backward(
             grad_spike, None if last else grad_v, h_seq, v0, k, decay_input, v_threshold,
             v_reset, detach_reset, _derivative(sid, params), need_k and v0 is not None,
-            grad_v_last=grad_v if last else None)
+            grad_v_last=grad_v if last else None, overwrite=_may_overwrite_saved())
         x_dtype, v_dtype, k_dtype = ctx.dtypes
         return (grad_x.to(x_dtype) if need_x else None,
                 grad_v0.to(v_dtype) if need_v else None,
@@ -665,8 +687,9 @@ class _NonlinearMultiStep(torch.autograd.Function):
         else:
             def dhdv(v: Tensor) -> Tensor:
                 return _eif_charge_grad(v, k, p[1], p[2])
-        delta = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
-                      detach_reset=detach_reset, derivative=_derivative(sid, params), dhdv=dhdv)
+        delta, _ = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
+                         detach_reset=detach_reset, derivative=_derivative(sid, params),
+                         dhdv=dhdv, overwrite=_may_overwrite_saved())
         need_x, need_v = ctx.needs_input_grad[:2]
         x_dtype, v_dtype = ctx.dtypes
         grad_v0 = (delta[0] * dhdv(v0.to(h_seq.dtype))).to(v_dtype) if need_v else None
@@ -794,7 +817,7 @@ class _IzhikevichMultiStep(torch.autograd.Function):
         k, a0, v_rest, v_c, lam, a_w, b = p
         derivative = _derivative(sid, params)
         T = h_seq.shape[0]
-        delta = torch.empty_like(h_seq)
+        delta = h_seq if _may_overwrite_saved() else torch.empty_like(h_seq)
         blocks, work = _workspace(h_seq)
         gw = grad_w
         omega = (torch.zeros_like(h_seq[0]) if gw is None
@@ -806,9 +829,10 @@ class _IzhikevichMultiStep(torch.autograd.Function):
             g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
             dvdh = _izhikevich_reset_grad(h, g, v_threshold, v_reset, detach_reset,
                                           (work[0][:n], work[1][:n]))
+            m = _qif_charge_grad(_reset_all(h, v_threshold, v_reset), k, a0, v_rest, v_c)
+            # reads of h_seq[t0:t1] end here (delta may share its storage)
             _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
                           None if grad_v is None else grad_v[t0:t1], g, dvdh)
-            m = _qif_charge_grad(_reset_all(h, v_threshold, v_reset), k, a0, v_rest, v_c)
             if dvdh is not None:
                 m.mul_(dvdh)
             q = g.mul_(b).add_(a_w)  # ∂W_t/∂H_t = a/τ_w + b g_t (the jump is never detached)
