@@ -65,13 +65,20 @@ def notebooks_with_alpha_explorer(lessons_dir: Path) -> list[Path]:
     return found
 
 
+SKIPPED_DIRS = {".git", ".venv", "venv", "build", "node_modules", "__pycache__", ".ruff_cache",
+                ".pytest_cache"}
+
+
 def notebook_hashes(root: Path) -> dict[str, str]:
     """SHA-256 of every ``.ipynb`` under ``root`` (checkpoints included, should any appear)."""
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*.ipynb"))
-        if ".venv" not in path.parts and "build" not in path.parts
-    }
+    hashes = {}
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
+        for file in sorted(files):
+            if file.endswith(".ipynb"):
+                path = Path(directory) / file
+                hashes[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
 
 
 def require_chromium() -> str:

@@ -418,6 +418,9 @@ def check_alpha_sliders(
         what = f"alpha slider #{index} ({label!r}) of {name}"
         area = slider.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
         handle = slider.locator(".noUi-handle[role=slider]").first
+        if slider.locator(".noUi-handle[role=slider]").count() == 0:
+            raise SliderCheckFailed(f"{what}: no noUiSlider handle (.noUi-handle[role=slider]) "
+                                    "to focus: has the ipywidgets slider markup changed?")
         area.scroll_into_view_if_needed()
         before, _ = _settled_fingerprint(area, timeout=change_timeout)
         if before is None:
