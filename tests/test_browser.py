@@ -2,7 +2,8 @@
 
 Starts JupyterLab (autosave off) and headless Chromium, runs every cell of each lesson that calls
 ``alpha_explorer(``, fails on any error output, moves each alpha slider with the keyboard and
-requires the plot's pixels to change and then to come back exactly. Screenshots go to
+requires the plot's pixels to change and then to come back exactly. A lesson with saved widget
+state must draw its explorer from that state before running. Screenshots go to
 ``build/browser/``. Needs Debian's Chromium (``apt-get install -y chromium``); set
 ``SGCOURSE_SKIP_BROWSER=1`` to skip on purpose.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from sgcourse.notebook_tools import WIDGET_STATE_MIME
 
 try:
     from browser.harness import LabSession, notebooks_with_alpha_explorer, require_chromium
@@ -20,6 +24,11 @@ except ImportError:  # tests/ collected as a package
     from tests.browser.harness import LabSession, notebooks_with_alpha_explorer, require_chromium
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def has_widget_state(path: Path) -> bool:
+    widgets = nbformat.read(str(path), as_version=4).metadata.get("widgets", {})
+    return bool(widgets.get(WIDGET_STATE_MIME, {}).get("state"))
 SCREENSHOTS = REPO / "build" / "browser"
 
 pytestmark = pytest.mark.browser
@@ -32,9 +41,15 @@ def test_lessons_with_alpha_explorer_work_in_jupyterlab() -> None:
         "no lesson in lessons/ calls alpha_explorer(: the browser test has nothing to check "
         "(the surrogate-gradients lesson must show the alpha explorer)"
     )
+    # A lesson that carries saved widget state (sgcourse.notebook_tools) must show its explorer
+    # from that state before anything runs; JupyterLab draws saved widgets only in trusted
+    # notebooks, so these are trusted for the test's private server only.
+    with_state = {str(path.relative_to(REPO)) for path in lessons if has_widget_state(path)}
     start = time.monotonic()
-    with LabSession(REPO, screenshot_dir=SCREENSHOTS, executable=executable) as lab:
-        reports = [lab.check_notebook(str(path.relative_to(REPO))) for path in lessons]
+    with LabSession(REPO, screenshot_dir=SCREENSHOTS, executable=executable,
+                    trusted=tuple(sorted(with_state))) as lab:
+        reports = [lab.check_notebook(relative, expect_saved_widgets=relative in with_state)
+                   for relative in (str(path.relative_to(REPO)) for path in lessons)]
         kernel_pids = set(lab.kernel_pids)
         print(", ".join(f"{k}: {v:.1f} s" for k, v in lab.timings.items()))
     # The session stopped the server and Chromium, asserted that none of their processes is
@@ -47,7 +62,8 @@ def test_lessons_with_alpha_explorer_work_in_jupyterlab() -> None:
             assert slider.readout_restored == slider.readout_before
             for shot in slider.screenshots:
                 assert shot.is_file() and shot.stat().st_size > 0
-        print(f"{report.path}: opened in {report.seconds_to_open:.1f} s, ran in "
+        print(f"{report.path} (saved widget state: {report.path in with_state}): opened in "
+              f"{report.seconds_to_open:.1f} s, ran in "
               f"{report.seconds_to_run:.1f} s, sliders {[s.label for s in report.sliders]}, "
               f"first redraw after {report.sliders[0].seconds_to_change:.2f} s")
     print(f"browser test: {time.monotonic() - start:.1f} s in all")
