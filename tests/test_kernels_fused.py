@@ -113,6 +113,22 @@ def _close(actual, expected, rtol=RTOL, atol=ATOL):
     torch.testing.assert_close(actual, expected, rtol=rtol, atol=atol)
 
 
+def _close_or_more_accurate(actual, expected, exact, rtol=RTOL, atol=ATOL):
+    """``actual`` close to the float32 reference ``expected``, or at least as accurate.
+
+    A sum over all neurons and steps (the PLIF dL/dk) can cancel down to a small number, so two
+    correct float32 evaluations in different orders may differ by more than the relative
+    tolerance; then ``actual`` must be within twice the float32 reference's own error of the
+    float64 reference ``exact`` (plus ``atol``).
+    """
+    try:
+        _close(actual, expected, rtol, atol)
+    except AssertionError:
+        exact = exact.to(actual.dtype)
+        bound = 2 * (expected - exact).abs() + atol
+        assert bool(((actual - exact).abs() <= bound).all()), (actual, expected, exact)
+
+
 def _has_spikes_and_silence(spikes):
     assert 0 < spikes.sum() < spikes.numel(), "test data should produce some spikes, not all"
 
@@ -135,20 +151,26 @@ def _run_lif_pair(neuron, decay_input, v_reset, detach_reset, sg, *, use_custom_
     kw = dict(decay_input=decay_input, v_threshold=1.0, v_reset=v_reset,
               detach_reset=detach_reset)
     results = []
-    for which in ("ref", "fused"):
+    for which in ("ref", "fused", "ref64"):
         xl, vl = _leaves(x, v0)
         w_leaf, k = _decay(neuron, dtype)
+        if which == "ref64":
+            xl, vl = _leaves(x.double(), v0.double())
+            if isinstance(w_leaf, torch.Tensor):
+                w_leaf = w_leaf.detach().double().requires_grad_(True)
+            k = k if isinstance(k, float) else None
         if k is None:
             k = torch.sigmoid(w_leaf)
-        if which == "ref":
+        if which != "fused":
             s, v = ref_lif(xl, vl, k, sg=sg, **kw)
         else:
             s, v = fused.lif_multistep(xl, vl, k, surrogate=sg, use_custom_op=use_custom_op,
                                        **kw)
-        loss = (ws * s).sum() + (wv * v).sum()
+        loss = (ws.to(s.dtype) * s).sum() + (wv.to(s.dtype) * v).sum()
         leaves = [xl, vl] + ([w_leaf] if isinstance(w_leaf, torch.Tensor) else [])
         results.append((s.detach(), v.detach(), _grads(loss, leaves)))
-    return results
+    assert torch.equal(results[2][0].to(dtype), results[0][0])  # same spikes in float64
+    return results[0], results[1], results[2][2]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,14 +183,14 @@ def _run_lif_pair(neuron, decay_input, v_reset, detach_reset, sg, *, use_custom_
 @pytest.mark.parametrize(("neuron", "decay_input"), NEURONS)
 def test_lif_family_matches_reference(neuron, decay_input, v_reset, detach_reset, name):
     sg = surrogate.get(name)
-    (s_ref, v_ref, g_ref), (s, v, g) = _run_lif_pair(neuron, decay_input, v_reset, detach_reset,
-                                                     sg)
+    (s_ref, v_ref, g_ref), (s, v, g), g64 = _run_lif_pair(neuron, decay_input, v_reset,
+                                                          detach_reset, sg)
     _has_spikes_and_silence(s_ref)
     assert torch.equal(s, s_ref)
     _close(v, v_ref)
     assert len(g) == len(g_ref)
-    for actual, expected in zip(g, g_ref, strict=True):
-        _close(actual, expected)
+    for actual, expected, exact in zip(g, g_ref, g64, strict=True):
+        _close_or_more_accurate(actual, expected, exact)
 
 
 @pytest.mark.parametrize("detach_reset", [False, True])
@@ -176,19 +198,19 @@ def test_lif_family_matches_reference(neuron, decay_input, v_reset, detach_reset
 @pytest.mark.parametrize(("neuron", "decay_input"), NEURONS)
 def test_custom_op_path_matches_reference(neuron, decay_input, v_reset, detach_reset):
     sg = surrogate.ATan()
-    (s_ref, v_ref, g_ref), (s, v, g) = _run_lif_pair(neuron, decay_input, v_reset, detach_reset,
-                                                     sg, use_custom_op=True)
+    (s_ref, v_ref, g_ref), (s, v, g), g64 = _run_lif_pair(neuron, decay_input, v_reset,
+                                                          detach_reset, sg, use_custom_op=True)
     assert torch.equal(s, s_ref)
     _close(v, v_ref)
-    for actual, expected in zip(g, g_ref, strict=True):
-        _close(actual, expected)
+    for actual, expected, exact in zip(g, g_ref, g64, strict=True):
+        _close_or_more_accurate(actual, expected, exact)
 
 
 @pytest.mark.parametrize("v_reset", RESETS)
 def test_lif_float64_matches_reference_tightly(v_reset):
     sg = surrogate.Sigmoid()
-    (s_ref, v_ref, g_ref), (s, v, g) = _run_lif_pair("plif", True, v_reset, False, sg,
-                                                     dtype=torch.float64)
+    (s_ref, v_ref, g_ref), (s, v, g), _ = _run_lif_pair("plif", True, v_reset, False, sg,
+                                                        dtype=torch.float64)
     assert torch.equal(s, s_ref)
     _close(v, v_ref, rtol=1e-12, atol=1e-12)
     for actual, expected in zip(g, g_ref, strict=True):
@@ -607,11 +629,12 @@ def test_blocked_backward_matches_reference(monkeypatch, kind, block_steps):
     sg = surrogate.Sigmoid()
     if kind in ("lif", "plif"):
         for v_reset in RESETS:
-            (s_ref, v_ref, g_ref), (s, v, g) = _run_lif_pair(kind, True, v_reset, False, sg)
+            (s_ref, v_ref, g_ref), (s, v, g), g64 = _run_lif_pair(kind, True, v_reset, False,
+                                                                  sg)
             assert torch.equal(s, s_ref)
             _close(v, v_ref)
-            for actual, expected in zip(g, g_ref, strict=True):
-                _close(actual, expected)
+            for actual, expected, exact in zip(g, g_ref, g64, strict=True):
+                _close_or_more_accurate(actual, expected, exact)
         return
     x, v0, ws, wv = _inputs(60, scale=0.8, shift=0.4, v_scale=0.2)
     w0 = torch.full(SHAPE, 0.05)

@@ -264,7 +264,8 @@ def _reset_grad(h: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
     if detach_reset:
         return below
     # 1 - S + (V_r - H) g
-    return below.addcmul_(torch.sub(h, v_reset, out=work[1]), g, value=-1.0)
+    return below.addcmul_(h if v_reset == 0.0 else torch.sub(h, v_reset, out=work[1]), g,
+                          value=-1.0)
 
 
 def _izhikevich_reset_grad(h: Tensor, g: Tensor, v_threshold: float, v_reset: float | None,
@@ -283,17 +284,20 @@ def _workspace(h_seq: Tensor) -> tuple[list[tuple[int, int]], tuple[Tensor, Tens
 
 
 def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None, g: Tensor,
-                  dvdh: Tensor | None) -> None:
-    r"""``out`` ← :math:`(∂L/∂S_t) g_t + (∂L/∂V_t)_{direct}\,∂V_t/∂H_t`."""
+                  dvdh: Tensor | None, scale: float = 1.0) -> None:
+    r"""``out`` ← ``scale`` · :math:`((∂L/∂S_t) g_t + (∂L/∂V_t)_{direct}\,∂V_t/∂H_t)`."""
     if grad_spike is None:
         out.zero_()
-    else:
+    elif scale == 1.0:
         torch.mul(grad_spike.to(out.dtype), g, out=out)
+    else:
+        torch.addcmul(torch.zeros((), dtype=out.dtype, device=out.device),
+                      grad_spike.to(out.dtype), g, value=scale, out=out)
     if grad_v is not None:
         if dvdh is None:
-            out.add_(grad_v.to(out.dtype))
+            out.add_(grad_v.to(out.dtype), alpha=scale)
         else:
-            out.addcmul_(grad_v.to(out.dtype), dvdh)
+            out.addcmul_(grad_v.to(out.dtype), dvdh, value=scale)
 
 
 def _may_overwrite_saved() -> bool:
@@ -317,8 +321,8 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
           v_threshold: float, v_reset: float | None, detach_reset: bool, derivative: Derivative,
           dhdv: float | Callable[[Tensor], Tensor], grad_v_last: Tensor | None = None,
           k_factor: Callable[[int, int], Tensor] | None = None,
-          overwrite: bool = False) -> tuple[Tensor, Tensor | None]:
-    r"""(:math:`\delta_t = dL/dH_t` for all t, :math:`\sum_{t,n} \delta_t f_t` or None).
+          overwrite: bool = False, scale: float = 1.0) -> tuple[Tensor, Tensor | None]:
+    r"""``scale`` · (:math:`\delta_t = dL/dH_t` for all t, :math:`\sum_{t,n} \delta_t f_t` or None).
 
     For a neuron with one state V. ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function
     of :math:`V_t`. Per block of time steps (last first): :math:`g`, :math:`∂V/∂H`, the direct
@@ -326,7 +330,9 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
     once, then :math:`\delta_t = c_t + m_t \delta_{t+1}` runs step by step. ``grad_v_last`` is
     the direct gradient of the final :math:`V_{T-1}` alone (when ``v_seq`` was not stored).
     ``k_factor(t0, t1)`` gives :math:`f_t` (e.g. :math:`∂H_t/∂k`) for a block; the weighted sum
-    is accumulated. With ``overwrite`` δ is written over ``h_seq`` (everything a block needs from
+    is accumulated. The recurrence is linear, so it runs on ``scale`` · δ directly (``scale`` =
+    :math:`∂H/∂X`, which makes the result ``grad_x`` without another pass). With ``overwrite`` δ
+    is written over ``h_seq`` (everything a block needs from
     ``h_seq`` is read before its δ is written, and earlier blocks are untouched).
     """
     T = h_seq.shape[0]
@@ -344,24 +350,23 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
         m_v = dhdv(_reset_all(h, v_threshold, v_reset)) if callable(dhdv) else None
         factor = None if k_factor is None else k_factor(t0, t1)
         _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
-                      None if grad_v is None else grad_v[t0:t1], g, dvdh)
+                      None if grad_v is None else grad_v[t0:t1], g, dvdh, scale)
         if grad_v_last is not None and t1 == T:
             if dvdh is None:
-                delta[T - 1].add_(grad_v_last.to(h.dtype))
+                delta[T - 1].add_(grad_v_last.to(h.dtype), alpha=scale)
             else:
-                delta[T - 1].addcmul_(grad_v_last.to(h.dtype), dvdh[T - 1 - t0])
-        m: Tensor | float
+                delta[T - 1].addcmul_(grad_v_last.to(h.dtype), dvdh[T - 1 - t0], value=scale)
+        # δ_t = c_t + m_t δ_{t+1} with m_t = m[t] · m_scale
+        m: Tensor | None
         if m_v is not None:
-            m = m_v if dvdh is None else m_v.mul_(dvdh)
-        elif dvdh is None:
-            m = dhdv
+            m, m_scale = (m_v if dvdh is None else m_v.mul_(dvdh)), 1.0
         else:
-            m = dvdh.mul_(dhdv) if dhdv != 1.0 else dvdh
+            m, m_scale = dvdh, float(dhdv)
         for t in range(min(t1, T - 1) - 1, t0 - 1, -1):
-            if isinstance(m, Tensor):
-                torch.addcmul(delta[t], m[t - t0], delta[t + 1], out=delta[t])
-            elif m != 0.0:
-                torch.add(delta[t], delta[t + 1], alpha=m, out=delta[t])
+            if m is not None:
+                torch.addcmul(delta[t], m[t - t0], delta[t + 1], value=m_scale, out=delta[t])
+            elif m_scale != 0.0:
+                torch.add(delta[t], delta[t + 1], alpha=m_scale, out=delta[t])
         if factor is not None:
             total.add_(torch.sum(factor.mul_(delta[t0:t1])))
     return delta, total
@@ -420,12 +425,16 @@ def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tenso
             return v_prev.neg_().add_(h_seq[t0:t1]).div_(k)
         return v_prev.sub_(vr).neg_()
 
+    # ∂H/∂X = k is folded into the recurrence (returned δ is k δ) unless k = 0
+    scale = k if (decay_input and k != 0.0) else 1.0
     delta, grad_k = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
                           detach_reset=detach_reset, derivative=derivative, dhdv=1.0 - k,
                           grad_v_last=grad_v_last, k_factor=dh_dk if need_k else None,
-                          overwrite=overwrite)
-    grad_v0 = delta[0] * (1.0 - k)
-    if decay_input:
+                          overwrite=overwrite, scale=scale)
+    grad_v0 = delta[0] * ((1.0 - k) / scale)
+    if grad_k is not None and scale != 1.0:
+        grad_k.div_(scale)
+    if decay_input and scale == 1.0:
         delta.mul_(k)
     return delta, grad_v0, grad_k
 
@@ -690,13 +699,15 @@ class _NonlinearMultiStep(torch.autograd.Function):
         else:
             def dhdv(v: Tensor) -> Tensor:
                 return _eif_charge_grad(v, k, p[1], p[2])
+        # returns k δ: ∂H/∂X = k folded into the recurrence
         delta, _ = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
                          detach_reset=detach_reset, derivative=_derivative(sid, params),
-                         dhdv=dhdv, overwrite=_may_overwrite_saved())
+                         dhdv=dhdv, overwrite=_may_overwrite_saved(), scale=k)
         need_x, need_v = ctx.needs_input_grad[:2]
         x_dtype, v_dtype = ctx.dtypes
-        grad_v0 = (delta[0] * dhdv(v0.to(h_seq.dtype))).to(v_dtype) if need_v else None
-        grad_x = delta.mul_(k).to(x_dtype) if need_x else None
+        grad_v0 = ((delta[0] * dhdv(v0.to(h_seq.dtype)).div_(k)).to(v_dtype) if need_v
+                   else None)
+        grad_x = delta.to(x_dtype) if need_x else None
         return (grad_x, grad_v0, *none)
 
 
