@@ -21,10 +21,12 @@ import pytest
 from sgcourse.notebook_tools import embed_widget_state
 
 try:
+    from browser import harness
     from browser.harness import LabSession, require_chromium
     from browser.lab_page import NotebookRunFailed, SliderCheckFailed
     from browser.notebooks import slider_notebook, write_notebook
 except ImportError:  # tests/ collected as a package
+    from tests.browser import harness
     from tests.browser.harness import LabSession, require_chromium
     from tests.browser.lab_page import NotebookRunFailed, SliderCheckFailed
     from tests.browser.notebooks import slider_notebook, write_notebook
@@ -32,9 +34,8 @@ except ImportError:  # tests/ collected as a package
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "build" / "browser" / "negative"
 
-pytestmark = pytest.mark.browser
 
-
+@pytest.mark.browser
 def test_check_passes_on_wired_and_fails_on_unwired_slider(tmp_path: Path) -> None:
     executable = require_chromium()
     start = time.monotonic()
@@ -74,3 +75,13 @@ def test_check_passes_on_wired_and_fails_on_unwired_slider(tmp_path: Path) -> No
         assert lab.kernel_pids, "no kernel process was seen"
         print(", ".join(f"{k}: {v:.1f} s" for k, v in lab.timings.items()))
     print(f"negative controls: {time.monotonic() - start:.1f} s in all")
+
+
+def test_missing_chromium_fails_with_instructions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness, "chromium_executable", lambda: None)
+    monkeypatch.delenv("SGCOURSE_SKIP_BROWSER", raising=False)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        require_chromium()
+    monkeypatch.setenv("SGCOURSE_SKIP_BROWSER", "1")
+    with pytest.raises(pytest.skip.Exception):
+        require_chromium()
