@@ -749,3 +749,21 @@ def test_single_backward_reuses_the_saved_h_seq_storage():
                                    store_v_seq=False)
     (ws * s).sum().backward()
     assert xl.grad.untyped_storage().data_ptr() == saved[0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("v_reset", RESETS)
+def test_cuda_tensors_match_the_cpu_result(v_reset):
+    x, v0, ws, wv = _inputs(90)
+    sg = surrogate.Sigmoid()
+    kw = dict(decay_input=True, v_threshold=1.0, v_reset=v_reset, detach_reset=False, surrogate=sg)
+    out = []
+    for device in ("cpu", "cuda"):
+        xl, vl = _leaves(x.to(device), v0.to(device))
+        w = torch.tensor(-0.3, device=device, requires_grad=True)
+        s, v = fused.lif_multistep(xl, vl, torch.sigmoid(w), **kw)
+        loss = (ws.to(device) * s).sum() + (wv.to(device) * v).sum()
+        out.append([t.cpu() for t in (s, v, *_grads(loss, [xl, vl, w]))])
+    assert torch.equal(out[0][0], out[1][0])
+    for actual, expected in zip(out[1][1:], out[0][1:], strict=True):
+        _close(actual, expected, rtol=1e-4, atol=1e-5)
