@@ -391,8 +391,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--T", type=int, nargs="+", default=[8, 32, 128])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--neurons", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds (at most)")
-    parser.add_argument("--budget", type=float, default=12.0,
+    parser.add_argument("--repeats", type=int, default=10, help="interleaved rounds (at most)")
+    parser.add_argument("--budget", type=float, default=10.0,
                         help="seconds of timing per T after 3 rounds")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS))
