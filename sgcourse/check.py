@@ -1,7 +1,8 @@
 """``python -m sgcourse check``: is this environment ready for the lessons, and if not, what to do.
 
-Reports Python, sgcourse, torch (CPU or CUDA build), numpy, JupyterLab, ipykernel, ipywidgets and
-its JupyterLab front end (the ``@jupyter-widgets/jupyterlab-manager`` lab extension), matplotlib,
+Reports Python, sgcourse, torch (CPU or CUDA build), numpy, JupyterLab, ipykernel (and whether the
+``python3`` kernel the lessons use runs an interpreter with sgcourse), ipywidgets and its JupyterLab
+front end (the ``@jupyter-widgets/jupyterlab-manager`` lab extension), matplotlib,
 scikit-learn, tqdm, nbval, CUDA (device name) and Triton. Every missing, too old or broken item
 comes with the command that fixes it, run with the very interpreter that ran the check.
 
@@ -18,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -279,6 +281,53 @@ def check_widget_frontend(report: Report, ipywidgets: ModuleType | None,
     report.add(Item(name, "ok", detail))
 
 
+def check_kernel(report: Report) -> None:
+    """The ``python3`` kernel the lessons ask for must run an interpreter that has sgcourse.
+
+    A stale ``python3`` kernel spec (from another environment, in the user's Jupyter directory)
+    is the classic cause of ``ModuleNotFoundError: No module named 'sgcourse'`` in a notebook.
+    """
+    name = "python3 kernel"
+    fix = f"{shlex.quote(sys.executable)} -m ipykernel install --user   then restart JupyterLab"
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    except Exception as error:
+        report.add(Item(name, "missing", f"jupyter_client is not importable ({error})", True,
+                        _pip("jupyterlab", "ipykernel")))
+        return
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except NoSuchKernel:
+        report.add(Item(name, "missing", "no 'python3' kernel is installed", True, fix))
+        return
+    except Exception as error:
+        report.add(Item(name, "broken", f"the 'python3' kernel spec cannot be read: {error}",
+                        True, fix))
+        return
+    program = spec.argv[0] if spec.argv else ""
+    version = f"python{sys.version_info[0]}"
+    # jupyter_client runs a spec whose program is "python", "python3" or "python3.X" with the
+    # interpreter of the server itself.
+    generic = {"python", version, f"{version}.{sys.version_info[1]}"}
+    same = program in generic or (
+        bool(program) and Path(program).resolve() == Path(sys.executable).resolve())
+    if same:
+        report.add(Item(name, "ok", f"runs this Python ({spec.resource_dir})"))
+        return
+    try:
+        probe = subprocess.run([program, "-c", "import sgcourse"], capture_output=True,
+                               text=True, timeout=120, check=False)
+        works = probe.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        works = False
+    if works:
+        report.add(Item(name, "ok", f"runs {program}, which can import sgcourse"))
+    else:
+        report.add(Item(name, "broken", f"runs {program} (spec in {spec.resource_dir}), which "
+                        "cannot import sgcourse: notebooks would fail with ModuleNotFoundError",
+                        True, fix))
+
+
 def check_triton(report: Report, minimums: dict[str, str], cuda_ok: bool) -> None:
     if not (sys.platform.startswith("linux") and os.uname().machine == "x86_64"):
         report.add(Item("Triton", "info", "not available on this platform (optional: only the "
@@ -304,6 +353,7 @@ def run_checks(dirs_provider: Callable[[], list[Path]] | None = None) -> Report:
                   minimums=minimums)
     check_package(report, name="ipykernel", module="ipykernel", distribution="ipykernel",
                   minimums=minimums)
+    check_kernel(report)
     _, ipywidgets = check_package(report, name="ipywidgets", module="ipywidgets",
                                   distribution="ipywidgets", minimums=minimums)
     check_widget_frontend(report, ipywidgets, dirs_provider)

@@ -56,12 +56,14 @@ SITECUSTOMIZE = textwrap.dedent('''
 
 
 def run_check(tmp_path: Path, *, hide: str = "", broken: str = "",
-              args: tuple[str, ...] = ("check",)) -> subprocess.CompletedProcess[str]:
+              args: tuple[str, ...] = ("check",),
+              env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     env["SGTEST_HIDE"] = hide
     env["SGTEST_BREAK"] = broken
+    env.update(env_extra or {})
     result = subprocess.run([sys.executable, "-m", "sgcourse", *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=300, check=False)
     assert "Error in sitecustomize" not in result.stderr, result.stderr  # the hook must work
@@ -81,7 +83,8 @@ def test_complete_environment_is_ready(tmp_path: Path) -> None:
     result = run_check(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for name in ("Python", "sgcourse", "torch", "numpy", "JupyterLab", "ipykernel", "ipywidgets",
+    for name in ("Python", "sgcourse", "torch", "numpy", "JupyterLab", "ipykernel",
+                 "python3 kernel", "ipywidgets",
                  "ipywidgets in JupyterLab", "matplotlib", "nbval", "CUDA", "Triton"):
         assert name in out, f"{name} missing from the report:\n{out}"
     assert "@jupyter-widgets/jupyterlab-manager" in out
@@ -118,6 +121,26 @@ def test_missing_optional_packages_do_not_fail(tmp_path: Path) -> None:
     result = run_check(tmp_path, hide="nbval,triton")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "optional" in line_of(result.stdout, "nbval")
+
+
+@pytest.mark.parametrize("program", ["/nonexistent/python3", sys.executable])
+def test_python3_kernel_from_another_environment(tmp_path: Path, program: str) -> None:
+    # A kernel spec earlier on JUPYTER_PATH shadows this environment's 'python3' kernel, as a
+    # stale user-level spec does.
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [program, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3", "language": "python"}), encoding="utf-8")
+    result = run_check(tmp_path, env_extra={"JUPYTER_PATH": str(tmp_path / "jupyter")})
+    line = line_of(result.stdout, "python3 kernel")
+    if program == sys.executable:
+        assert result.returncode == 0, result.stdout
+        assert line.split()[0] == "ok"
+    else:
+        assert result.returncode == 1, result.stdout
+        assert line.split()[0] == "BROKEN" and "cannot import sgcourse" in line
+        assert f"{sys.executable} -m ipykernel install --user" in result.stdout
 
 
 def test_no_command_prints_help(tmp_path: Path) -> None:
