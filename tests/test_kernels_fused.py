@@ -767,3 +767,30 @@ def test_cuda_tensors_match_the_cpu_result(v_reset):
     assert torch.equal(out[0][0], out[1][0])
     for actual, expected in zip(out[1][1:], out[0][1:], strict=True):
         _close(actual, expected, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# compile_backward=True: the per-block terms as one torch.compile-d kernel (compiles: slow)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("v_reset", "detach_reset", "store_v_seq"),
+                         [(-0.2, False, True), (None, True, False)])
+def test_compiled_backward_matches_reference(v_reset, detach_reset, store_v_seq):
+    x, v0, ws, wv = _inputs(100)
+    sg = surrogate.Sigmoid()
+    kw = dict(decay_input=True, v_threshold=1.0, v_reset=v_reset, detach_reset=detach_reset)
+    out = []
+    for use_ref in (True, False):
+        xl, vl = _leaves(x, v0)
+        w = torch.tensor(-0.4, requires_grad=True)
+        if use_ref:
+            s, v = ref_lif(xl, vl, torch.sigmoid(w), sg=sg, **kw)
+            v = v if store_v_seq else v[-1]
+        else:
+            s, v = fused.lif_multistep(xl, vl, torch.sigmoid(w), surrogate=sg,
+                                       store_v_seq=store_v_seq, compile_backward=True, **kw)
+        wv_used = wv if store_v_seq else wv[-1]
+        out.append(_grads((ws * s).sum() + (wv_used * v).sum(), [xl, vl, w]))
+    for actual, expected in zip(out[1], out[0], strict=True):
+        _close(actual, expected, rtol=2e-5, atol=2e-6)

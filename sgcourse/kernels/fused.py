@@ -63,7 +63,7 @@ Functions (all return tensors of shape ``[T, *x_seq.shape[1:]]``; ``v_init`` mus
 ``x_seq.shape[1:]``; gradients flow to every tensor argument that requires grad):
 
 ``lif_multistep(x_seq, v_init, decay, *, decay_input, v_threshold, v_reset, detach_reset,
-surrogate, use_custom_op=None, store_v_seq=True) -> (spike_seq, v_seq)``
+surrogate, use_custom_op=None, store_v_seq=True, compile_backward=False) -> (spike_seq, v_seq)``
     IF (``decay=0``, ``decay_input=False``), LIF (``decay`` = :math:`k = 1/\tau` a float) and
     ParametricLIF (``decay`` a 0-dim tensor, e.g. ``sigmoid(w)``, that may require grad). With
     :math:`V_r` = ``v_reset`` (0 for soft reset), ``decay_input=True``:
@@ -317,11 +317,50 @@ def _may_overwrite_saved() -> bool:
         return False
 
 
+_COMPILED_TERMS: dict[tuple[int, tuple[float, ...]], Callable[..., Any]] = {}
+
+
+def _compiled_terms(surrogate_id: int, params: Sequence[float]) -> Callable[..., Any]:
+    r"""``torch.compile``-d per-block terms of the LIF backward, cached per surrogate.
+
+    ``terms(h, grad_spike, grad_v, v_threshold, v_reset, hard, detach, scale)`` returns
+    ``(scale · c, ∂V/∂H or None)`` for a block, the same quantities as the eager
+    :func:`_bptt` computes with about ten separate elementwise passes, but generated as one
+    fused loop (Inductor; on CPU this needs a C++ compiler, and the first call of each
+    configuration compiles, which takes seconds).
+    """
+    key = (surrogate_id, tuple(params))
+    fn = _COMPILED_TERMS.get(key)
+    if fn is None:
+        derivative = _derivative(surrogate_id, params)
+
+        def terms(h: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None,
+                  v_threshold: float, v_reset: float, hard: bool, detach: bool,
+                  scale: float) -> tuple[Tensor, Tensor | None]:
+            g = derivative(h - v_threshold)
+            dvdh: Tensor | None
+            if hard:
+                dvdh = (h < v_threshold).to(h.dtype)
+                if not detach:
+                    dvdh = dvdh + (v_reset - h) * g
+            else:
+                dvdh = None if detach else 1.0 - v_threshold * g
+            c = torch.zeros_like(h) if grad_spike is None else grad_spike.to(h.dtype) * g
+            if grad_v is not None:
+                c = c + (grad_v.to(h.dtype) if dvdh is None else grad_v.to(h.dtype) * dvdh)
+            return c * scale, dvdh
+
+        fn = torch.compile(terms, dynamic=True)
+        _COMPILED_TERMS[key] = fn
+    return fn
+
+
 def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
           v_threshold: float, v_reset: float | None, detach_reset: bool, derivative: Derivative,
           dhdv: float | Callable[[Tensor], Tensor], grad_v_last: Tensor | None = None,
           k_factor: Callable[[int, int], Tensor] | None = None,
-          overwrite: bool = False, scale: float = 1.0) -> tuple[Tensor, Tensor | None]:
+          overwrite: bool = False, scale: float = 1.0,
+          terms: Callable[..., Any] | None = None) -> tuple[Tensor, Tensor | None]:
     r"""``scale`` · (:math:`\delta_t = dL/dH_t` for all t, :math:`\sum_{t,n} \delta_t f_t` or None).
 
     For a neuron with one state V. ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function
@@ -333,7 +372,9 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
     is accumulated. The recurrence is linear, so it runs on ``scale`` · δ directly (``scale`` =
     :math:`∂H/∂X`, which makes the result ``grad_x`` without another pass). With ``overwrite`` δ
     is written over ``h_seq`` (everything a block needs from
-    ``h_seq`` is read before its δ is written, and earlier blocks are untouched).
+    ``h_seq`` is read before its δ is written, and earlier blocks are untouched). ``terms``
+    (from :func:`_compiled_terms`, constant ``dhdv`` only) computes :math:`c` and
+    :math:`∂V/∂H` of a block in one compiled kernel instead.
     """
     T = h_seq.shape[0]
     delta = h_seq if overwrite else torch.empty_like(h_seq)
@@ -343,14 +384,24 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
     for t0, t1 in blocks:
         h = h_seq[t0:t1]
         n = t1 - t0
-        g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
-        dvdh = _reset_grad(h, g, v_threshold, v_reset, detach_reset, (work[0][:n], work[1][:n]))
-        # reads of h_seq[t0:t1] end here
-        # ∂H_{t+1}/∂V_t from V_t
-        m_v = dhdv(_reset_all(h, v_threshold, v_reset)) if callable(dhdv) else None
-        factor = None if k_factor is None else k_factor(t0, t1)
-        _direct_terms(delta[t0:t1], None if grad_spike is None else grad_spike[t0:t1],
-                      None if grad_v is None else grad_v[t0:t1], g, dvdh, scale)
+        gs_block = None if grad_spike is None else grad_spike[t0:t1]
+        gv_block = None if grad_v is None else grad_v[t0:t1]
+        if terms is not None and not callable(dhdv):
+            c, dvdh = terms(h, gs_block, gv_block, v_threshold,
+                            0.0 if v_reset is None else v_reset, v_reset is not None,
+                            detach_reset, scale)
+            m_v = None
+            factor = None if k_factor is None else k_factor(t0, t1)
+            delta[t0:t1].copy_(c)  # reads of h_seq[t0:t1] end before this write
+        else:
+            g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
+            dvdh = _reset_grad(h, g, v_threshold, v_reset, detach_reset,
+                               (work[0][:n], work[1][:n]))
+            # ∂H_{t+1}/∂V_t from V_t
+            m_v = dhdv(_reset_all(h, v_threshold, v_reset)) if callable(dhdv) else None
+            factor = None if k_factor is None else k_factor(t0, t1)
+            # reads of h_seq[t0:t1] end here
+            _direct_terms(delta[t0:t1], gs_block, gv_block, g, dvdh, scale)
         if grad_v_last is not None and t1 == T:
             if dvdh is None:
                 delta[T - 1].add_(grad_v_last.to(h.dtype), alpha=scale)
@@ -413,7 +464,8 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
 def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, v0: Tensor,
                   k: float, decay_input: bool, v_threshold: float, v_reset: float | None,
                   detach_reset: bool, derivative: Derivative, need_k: bool,
-                  grad_v_last: Tensor | None = None, overwrite: bool = False
+                  grad_v_last: Tensor | None = None, overwrite: bool = False,
+                  terms: Callable[..., Any] | None = None
                   ) -> tuple[Tensor, Tensor, Tensor | None]:
     r"""(δ·∂H/∂X, δ_0·∂H_0/∂V_{-1}, dL/dk or None), all in the compute dtype."""
     vr = 0.0 if v_reset is None else v_reset
@@ -430,7 +482,7 @@ def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tenso
     delta, grad_k = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
                           detach_reset=detach_reset, derivative=derivative, dhdv=1.0 - k,
                           grad_v_last=grad_v_last, k_factor=dh_dk if need_k else None,
-                          overwrite=overwrite, scale=scale)
+                          overwrite=overwrite, scale=scale, terms=terms)
     grad_v0 = delta[0] * ((1.0 - k) / scale)
     if grad_k is not None and scale != 1.0:
         grad_k.div_(scale)
@@ -445,8 +497,8 @@ class _LIFMultiStep(torch.autograd.Function):
     @staticmethod
     def forward(x_seq: Tensor, v0: Tensor, decay: Tensor | float, decay_input: bool,
                 v_threshold: float, v_reset: float | None, detach_reset: bool,
-                surrogate_id: int, params: tuple[float, ...], store_v_seq: bool
-                ) -> tuple[Tensor, ...]:
+                surrogate_id: int, params: tuple[float, ...], store_v_seq: bool,
+                compile_backward: bool) -> tuple[Tensor, ...]:
         k = float(decay)
         spike, v_seq, h_seq = _lif_forward(x_seq, v0, k, decay_input, v_threshold, v_reset,
                                            store_v_seq)
@@ -454,30 +506,33 @@ class _LIFMultiStep(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-        x_seq, v0, decay, decay_input, v_threshold, v_reset, detach_reset, sid, params, _ = inputs
+        (x_seq, v0, decay, decay_input, v_threshold, v_reset, detach_reset, sid, params, _,
+         compile_backward) = inputs
         h_seq = output[2]
         ctx.mark_non_differentiable(h_seq)
         ctx.set_materialize_grads(False)
         need_k = isinstance(decay, Tensor) and ctx.needs_input_grad[2]
         # v_init is needed only to recompute V_{-1} for dL/dk
         ctx.save_for_backward(h_seq, v0 if need_k else None)
-        ctx.config = (float(decay), decay_input, v_threshold, v_reset, detach_reset, sid, params)
+        ctx.config = (float(decay), decay_input, v_threshold, v_reset, detach_reset, sid, params,
+                      compile_backward)
         ctx.dtypes = (x_seq.dtype, v0.dtype, decay.dtype if isinstance(decay, Tensor) else None)
 
     @staticmethod
     def backward(ctx: Any, grad_spike: Tensor | None, grad_v: Tensor | None,
                  _grad_h: Tensor | None) -> tuple[Tensor | None, ...]:
         h_seq, v0 = ctx.saved_tensors
-        k, decay_input, v_threshold, v_reset, detach_reset, sid, params = ctx.config
+        k, decay_input, v_threshold, v_reset, detach_reset, sid, params, compiled = ctx.config
         need_x, need_v, need_k = ctx.needs_input_grad[:3]
-        none = (None,) * 7
+        none = (None,) * 8
         if grad_spike is None and grad_v is None:
             return (None, None, None, *none)
         last = grad_v is not None and grad_v.dim() < h_seq.dim()  # v_seq was not stored
         grad_x, grad_v0, grad_k = _lif_backward(
             grad_spike, None if last else grad_v, h_seq, v0, k, decay_input, v_threshold,
             v_reset, detach_reset, _derivative(sid, params), need_k and v0 is not None,
-            grad_v_last=grad_v if last else None, overwrite=_may_overwrite_saved())
+            grad_v_last=grad_v if last else None, overwrite=_may_overwrite_saved(),
+            terms=_compiled_terms(sid, params) if compiled else None)
         x_dtype, v_dtype, k_dtype = ctx.dtypes
         return (grad_x.to(x_dtype) if need_x else None,
                 grad_v0.to(v_dtype) if need_v else None,
@@ -572,7 +627,8 @@ def _check_decay(decay: object) -> Tensor | float:
 def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay_input: bool,
                   v_threshold: float, v_reset: float | None, detach_reset: bool,
                   surrogate: _surrogate.Surrogate, use_custom_op: bool | None = None,
-                  store_v_seq: bool = True) -> tuple[Tensor, Tensor]:
+                  store_v_seq: bool = True, compile_backward: bool = False
+                  ) -> tuple[Tensor, Tensor]:
     r"""Fused multi-step IF / LIF / ParametricLIF: ``(spike_seq, v_seq)``, both ``[T, ...]``.
 
     ``decay`` is :math:`k = 1/\tau` (a float; 0 with ``decay_input=False`` gives IF) or a 0-dim
@@ -595,6 +651,11 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
     ``[T, ...]`` tensor less at the forward's peak), like SpikingJelly's default
     ``store_v_seq=False``.
 
+    ``compile_backward=True`` (eager path only): the per-block elementwise terms of the backward
+    (surrogate derivative, reset derivative, direct terms) run as one ``torch.compile``-d kernel
+    instead of about ten torch operations; the first call of each configuration compiles
+    (seconds; on CPU a C++ compiler is needed), later calls reuse it.
+
     ``use_custom_op``: route through ``torch.ops.sgcourse.lif_multistep_fused`` (default: only
     while ``torch.compile`` traces; the eager path uses an autograd Function with less overhead).
     """
@@ -606,6 +667,7 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
     v_reset = _reset_value(v_reset)
     sid, params = _check_surrogate(surrogate)
     store_v_seq = check_bool("store_v_seq", store_v_seq)
+    compile_backward = check_bool("compile_backward", compile_backward)
     if use_custom_op is None:
         use_custom_op = torch.compiler.is_compiling()
     if use_custom_op:
@@ -614,7 +676,8 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
             x_seq, v0, k_t, decay_input, v_threshold, v_reset, detach_reset, sid, list(params))
         return spike, (v_seq if store_v_seq else v_seq[-1])
     spike, v_seq, _ = _LIFMultiStep.apply(x_seq, v0, k, decay_input, v_threshold, v_reset,
-                                          detach_reset, sid, params, store_v_seq)
+                                          detach_reset, sid, params, store_v_seq,
+                                          compile_backward)
     return spike, v_seq
 
 
