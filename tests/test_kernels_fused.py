@@ -776,7 +776,8 @@ def test_cuda_tensors_match_the_cpu_result(v_reset):
 @pytest.mark.slow
 @pytest.mark.parametrize(("v_reset", "detach_reset", "store_v_seq"),
                          [(-0.2, False, True), (None, True, False)])
-def test_compiled_backward_matches_reference(v_reset, detach_reset, store_v_seq):
+def test_compiled_backward_matches_reference(monkeypatch, v_reset, detach_reset, store_v_seq):
+    monkeypatch.setattr(fused, "_COMPILED_BLOCK_ELEMENTS", 4 * math.prod(SHAPE))  # 2 blocks
     x, v0, ws, wv = _inputs(100)
     sg = surrogate.Sigmoid()
     kw = dict(decay_input=True, v_threshold=1.0, v_reset=v_reset, detach_reset=detach_reset)
