@@ -416,11 +416,13 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
             m, m_scale = (m_v if dvdh is None else m_v.mul_(dvdh)), 1.0
         else:
             m, m_scale = dvdh, float(dhdv)
-        for t in range(min(t1, T - 1) - 1, t0 - 1, -1):
-            if m is not None:
-                torch.addcmul(delta[t], m[t - t0], delta[t + 1], value=m_scale, out=delta[t])
+        ds = delta[t0:min(t1 + 1, T)].unbind(0)
+        ms = None if m is None else m.unbind(0)
+        for i in range(min(t1, T - 1) - 1 - t0, -1, -1):
+            if ms is not None:
+                torch.addcmul(ds[i], ms[i], ds[i + 1], value=m_scale, out=ds[i])
             elif m_scale != 0.0:
-                torch.add(delta[t], delta[t + 1], alpha=m_scale, out=delta[t])
+                torch.add(ds[i], ds[i + 1], alpha=m_scale, out=ds[i])
         if factor is not None:
             total.add_(torch.sum(factor.mul_(delta[t0:t1])))
     return delta, total
@@ -453,14 +455,11 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
         beta = 1.0 - k
         fire = _Resetter(x, v_threshold, v_reset)
         v = v0.to(ct)
-        for t in range(x.shape[0]):
-            h = h_seq[t]
-            if beta == 1.0:
-                h.add_(v)
-            else:
-                h.add_(v, alpha=beta)
-            v = v_seq[t] if store_v_seq else v_seq[t % 2]
-            fire(h, spike[t], v)
+        v_views = v_seq.unbind(0)
+        for t, (h, s) in enumerate(zip(h_seq.unbind(0), spike.unbind(0), strict=True)):
+            h.add_(v, alpha=beta)
+            v = v_views[t] if store_v_seq else v_views[t % 2]
+            fire(h, s, v)
     return spike, (v_seq if store_v_seq else v), h_seq
 
 
