@@ -33,7 +33,7 @@ environment's own packages.
 
 Peak memory. CPU: each backend runs in a fresh subprocess with ``MALLOC_MMAP_THRESHOLD_=131072``
 (glibc then maps every block of 128 KiB or more on allocation and unmaps it on free, so the
-resident size follows the live tensors). After a small warm-up (T = 2) and the input allocation,
+resident size follows the live tensors). After the input allocation and one warm-up step,
 the kernel's peak-RSS counter is reset (``/proc/self/clear_refs`` ← 5); the figure reported is
 ``VmHWM`` after one training step minus ``VmRSS`` before it: everything the step made resident
 (saved activations, outputs, gradients, temporaries). A second, allocator-independent column
@@ -334,10 +334,11 @@ def memory_child(name: str, T: int, B: int, N: int, device: torch.device) -> dic
     step, why = _make(name, device)
     if step is None:
         return {"error": why}
-    xs, gs = _inputs(2, B, N, device)
-    _train_step(step, xs, gs)  # initialise lazily loaded code with a tiny residue
-    del xs, gs
     x, grad = _inputs(T, B, N, device)
+    # warm-up at the measured size (lazy initialisation, torch.compile's compilations); with the
+    # fixed mmap threshold its large blocks are returned to the system when freed
+    _train_step(step, x, grad)
+    x.grad = None
     if device.type == "cuda":
         _sync(device)
         torch.cuda.reset_peak_memory_stats(device)

@@ -328,8 +328,9 @@ def _compiled_terms(surrogate_id: int, params: Sequence[float]) -> Callable[...,
     ``terms(h, grad_spike, grad_v, v_threshold, v_reset, hard, detach, scale)`` returns
     ``(scale · c, ∂V/∂H or None)`` for a block, the same quantities as the eager
     :func:`_bptt` computes with about ten separate elementwise passes, but generated as one
-    fused loop (Inductor; on CPU this needs a C++ compiler, and the first call of each
-    configuration compiles, which takes seconds).
+    fused loop (Inductor; on CPU this needs a C++ compiler). The first calls of each
+    configuration compile (seconds; twice, because torch.compile specialises the block at time
+    offset 0 apart from the others); later calls reuse the compiled code.
     """
     key = (surrogate_id, tuple(params))
     fn = _COMPILED_TERMS.get(key)
