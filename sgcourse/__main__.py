@@ -1,4 +1,4 @@
-"""Command line: ``python -m sgcourse check`` (also installed as ``sgcourse check``)."""
+"""Command line: ``python -m sgcourse check | lab | embed-widget-state`` (``sgcourse`` script)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ def _parser() -> argparse.ArgumentParser:
         description="Report Python, torch (CPU or CUDA build), JupyterLab, ipywidgets and its "
                     "JupyterLab extension, matplotlib, nbval, CUDA and Triton. Exit code 0 when "
                     "the lessons can run, 1 otherwise.")
+    commands.add_parser(
+        "lab", help="open JupyterLab on the lessons (lesson 01 first)",
+        description="Start JupyterLab with the lessons/ folder of this clone as its root and "
+                    "lesson 01 open. Any further arguments (e.g. --port 8899 --no-browser) are "
+                    "passed to JupyterLab.")
     embed = commands.add_parser(
         "embed-widget-state",
         help="execute notebooks and save their widget state, for static renders",
@@ -34,11 +39,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m sgcourse`` and of the ``sgcourse`` console script."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "check":
         from sgcourse.check import main as check_main
 
         return check_main()
+    if args.command == "lab":
+        from sgcourse.lab import main_lab
+
+        return main_lab(unknown)
     if args.command == "embed-widget-state":
         from sgcourse.notebook_tools import main_embed
 

@@ -391,7 +391,7 @@ def format_report(report: Report) -> str:
     lines.append("")
     if report.ready:
         lines.append("Ready: everything the lessons need is installed. Start with: "
-                     "jupyter lab lessons/")
+                     "python -m sgcourse lab")
     else:
         count = sum(item.problem for item in report.items)
         lines.append(f"NOT ready: {count} problem(s) above. Run the commands under 'What to do', "
