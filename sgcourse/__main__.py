@@ -1,4 +1,9 @@
-"""Command line: ``python -m sgcourse check | lab | embed-widget-state`` (``sgcourse`` script)."""
+"""Command line: ``python -m sgcourse COMMAND`` (also the ``sgcourse`` script).
+
+Commands: ``check`` (is the environment ready?), ``lab`` (JupyterLab on the lessons),
+``student-copies`` (learners' copies of the lessons), ``embed-widget-state`` (re-execute a lesson
+and save its widget state).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Start JupyterLab with the lessons/ folder of this clone as its root and "
                     "lesson 01 open. Any further arguments (e.g. --port 8899 --no-browser) are "
                     "passed to JupyterLab.")
+    students = commands.add_parser(
+        "student-copies", help="write learners' copies of lessons (solutions stubbed out)",
+        description="For each lesson, write a copy whose solution cells (tagged 'solution') keep "
+                    "their function signatures but raise NotImplementedError, with outputs "
+                    "cleared.")
+    students.add_argument("notebooks", nargs="+", help="lesson notebooks")
+    students.add_argument("--out", default="build/student",
+                          help="output folder (default build/student)")
     embed = commands.add_parser(
         "embed-widget-state",
         help="execute notebooks and save their widget state, for static renders",
@@ -50,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sgcourse.lab import main_lab
 
         return main_lab(unknown)
+    if args.command == "student-copies":
+        from sgcourse.exercises.student import main_student_copies
+
+        return main_student_copies(args.notebooks, args.out)
     if args.command == "embed-widget-state":
         from sgcourse.notebook_tools import main_embed
 
