@@ -195,3 +195,16 @@ def test_ci_entry_point_runs_pytest() -> None:
     text = ci.read_text(encoding="utf-8")
     assert text.startswith("#!")
     assert re.search(r"^[^#\n]*\bpytest\b", text, re.M), ".ci/run never calls pytest"
+
+
+def test_import_is_light_and_submodules_load_on_first_use() -> None:
+    """``import sgcourse`` must not import torch (``sgcourse check`` runs without it)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sgcourse; assert 'torch' not in sys.modules; "
+            "m = sgcourse.surrogate; assert 'torch' in sys.modules; print(m.__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "sgcourse.surrogate"
