@@ -26,31 +26,12 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
 
 import torch
 
-from sgcourse.exercises import ExerciseError
+from sgcourse.exercises import ExerciseError, call_learner, require_callable
 
 __all__ = ["check_fire", "check_nonzero_fraction"]
-
-
-def _require_callable(fn: object, check: str, what: str) -> Callable:
-    if not callable(fn):
-        raise ExerciseError(f"pass your function itself, as in {check}({what}), not "
-                            f"{type(fn).__name__} {fn!r}")
-    return fn
-
-
-def _call(fn: Callable, label: str, *args: object) -> object:
-    """Call the learner's function; a stub or a crash becomes an ExerciseError that says so."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise ExerciseError(f"{label} still raises NotImplementedError: replace the "
-                            f"`raise NotImplementedError` line with your implementation.") from None
-    except Exception as error:  # the learner's code may fail in any way; report how
-        raise ExerciseError(f"{label} raised {type(error).__name__}: {error}") from error
 
 
 # --- exercise 1: S = Θ(v − v_th) -------------------------------------------------------------
@@ -70,12 +51,12 @@ def check_fire(fn: object) -> str:
     Specific hints for the usual mistakes: a boolean result, ``>`` instead of ``>=`` (no spike at
     threshold), the comparison reversed, a fixed threshold of 1, ``v`` modified in place.
     """
-    fn = _require_callable(fn, "check_fire", "fire")
+    fn = require_callable(fn, "check_fire", "fire")
     for values, threshold, dtype in _FIRE_CASES:
         v = torch.tensor(values, dtype=dtype)
         v_before = v.clone()
         label = f"fire(v, v_threshold={threshold:g}) with v = {list(values)}"
-        got = _call(fn, label, v, threshold)
+        got = call_learner(fn, label, v, threshold)
         if not torch.equal(v, v_before):
             raise ExerciseError(f"{label} changed v in place; compute the spikes without "
                                 f"modifying the membrane potential.")
@@ -144,10 +125,10 @@ def check_nonzero_fraction(fn: object) -> str:
     the usual mistakes: a count instead of a fraction, the fraction of *zeros*, a tolerance that
     treats tiny gradients as zero, a per-row result.
     """
-    fn = _require_callable(fn, "check_nonzero_fraction", "nonzero_fraction")
+    fn = require_callable(fn, "check_nonzero_fraction", "nonzero_fraction")
     for description, gradient in _FRACTION_CASES:
         label = f"nonzero_fraction({description})"
-        got = _as_number(_call(fn, label, gradient.clone()), label)
+        got = _as_number(call_learner(fn, label, gradient.clone()), label)
         nonzero = int((gradient != 0).sum())
         expected = nonzero / gradient.numel()
         if math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9):

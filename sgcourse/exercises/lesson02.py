@@ -24,13 +24,11 @@ confirmation otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from sgcourse import surrogate
 from sgcourse._checks import POSITIVE, check_real
-from sgcourse.exercises import ExerciseError
+from sgcourse.exercises import ExerciseError, call_learner, require_callable
 
 __all__ = [
     "PEAK_SURROGATES",
@@ -51,24 +49,6 @@ _ALPHAS = (1.0, 4.0, 5.0)
 _PEAKS = (0.5, 1.0, 2.0)
 
 
-def _require_callable(fn: object, check: str, what: str) -> Callable:
-    if not callable(fn):
-        raise ExerciseError(f"pass your function itself, as in {check}({what}), not "
-                            f"{type(fn).__name__} {fn!r}")
-    return fn
-
-
-def _call(fn: Callable, label: str, *args: object) -> object:
-    """Call the learner's function, turning a stub or a crash into a helpful ExerciseError."""
-    try:
-        return fn(*args)
-    except NotImplementedError:
-        raise ExerciseError(f"{label} still raises NotImplementedError: replace the "
-                            f"`raise NotImplementedError` line with your implementation.") from None
-    except Exception as error:  # the learner's code may fail in any way; say how
-        raise ExerciseError(f"{label} raised {type(error).__name__}: {error}") from error
-
-
 def check_sigmoid_derivative(fn: object) -> str:
     r"""Check ``fn(x, alpha)`` against :math:`\alpha s (1 - s)`, :math:`s = \mathrm{sgm}(\alpha x)`.
 
@@ -77,11 +57,11 @@ def check_sigmoid_derivative(fn: object) -> str:
     for alpha = 1, 4 and 5. Typical mistakes get a specific hint: returning σ itself, forgetting
     the factor α of the chain rule, ignoring the ``alpha`` argument.
     """
-    fn = _require_callable(fn, "check_sigmoid_derivative", "sigmoid_derivative")
+    fn = require_callable(fn, "check_sigmoid_derivative", "sigmoid_derivative")
     x = torch.linspace(-3.0, 3.0, 61, dtype=torch.float64)
     for alpha in _ALPHAS:
         label = f"sigmoid_derivative(x, alpha={alpha:g})"
-        got = _call(fn, label, x.clone(), alpha)
+        got = call_learner(fn, label, x.clone(), alpha)
         if not isinstance(got, torch.Tensor):
             raise ExerciseError(f"{label} must return a torch.Tensor, got {type(got).__name__}")
         if got.shape != x.shape:
@@ -133,12 +113,12 @@ def check_alpha_for_peak(fn: object) -> str:
     ``surrogate.get(name, alpha=answer)`` is measured at the threshold :math:`x = 0` and must match
     to a relative 1e-6.
     """
-    fn = _require_callable(fn, "check_alpha_for_peak", "alpha_for_peak")
+    fn = require_callable(fn, "check_alpha_for_peak", "alpha_for_peak")
     for name, formula in PEAK_SURROGATES.items():
         class_name = surrogate.spec(name).class_name
         for peak in _PEAKS:
             label = f"alpha_for_peak({name!r}, {peak:g})"
-            answer = _call(fn, label, name, peak)
+            answer = call_learner(fn, label, name, peak)
             try:
                 alpha = check_real("alpha", answer, POSITIVE)
             except (TypeError, ValueError) as error:
