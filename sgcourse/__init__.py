@@ -3,7 +3,8 @@
 Submodules (imported on first use, so ``import sgcourse`` stays light and works without torch):
 ``surrogate`` (surrogate gradient functions), ``neuron`` (IF, LIF, parametric LIF, QIF, EIF,
 Izhikevich, ...), ``base``, ``functional``, ``layer``, ``encoding``, ``kernels`` (fused and Triton
-time loops), ``datasets``, ``models``, ``viz``, ``widgets``, ``exercises``.
+time loops), ``bptt``, ``datasets``, ``models``, ``viz``, ``widgets``, ``neuron_widgets``,
+``exercises``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from types import ModuleType
 
 from sgcourse._version import __version__
 
-_SUBMODULES = ("base", "datasets", "encoding", "exercises", "functional", "kernels", "layer",
-               "models", "neuron", "surrogate", "viz", "widgets")
+_SUBMODULES = ("base", "bptt", "datasets", "encoding", "exercises", "functional", "kernels",
+               "layer", "models", "neuron", "neuron_widgets", "surrogate", "viz", "widgets")
 
 __all__ = ["__version__", *_SUBMODULES]
 
