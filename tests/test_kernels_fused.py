@@ -795,3 +795,62 @@ def test_compiled_backward_matches_reference(monkeypatch, v_reset, detach_reset,
         out.append(_grads((ws * s).sum() + (wv_used * v).sum(), [xl, vl, w]))
     for actual, expected in zip(out[1], out[0], strict=True):
         _close(actual, expected, rtol=2e-5, atol=2e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# σ′(H − V_th) in the backward: the in-place evaluation (a Sigmoid fast path) must give the same
+# bits as the registry's spec.derivative
+
+
+def _same_bits(a, b):
+    """Equal values, equal signs of zeros, NaN where the other has NaN."""
+    nan = a.isnan()
+    return (a.dtype == b.dtype and torch.equal(nan, b.isnan())
+            and torch.equal(a[~nan], b[~nan])
+            and torch.equal(torch.signbit(a[~nan]), torch.signbit(b[~nan])))
+
+
+def _derivative_inputs(dtype, v_threshold):
+    gen = torch.Generator().manual_seed(7)
+    parts = [torch.randn(4096, generator=gen, dtype=dtype) * scale
+             for scale in (0.01, 0.3, 1.0, 10.0, 1e3)]
+    special = torch.tensor([0.0, -0.0, 1e30, -1e30, math.inf, -math.inf, 1e-40, v_threshold,
+                            v_threshold + 1e-7, v_threshold - 1e-7], dtype=dtype)
+    return torch.cat([*parts, special]).reshape(2, -1)  # [2 steps, neurons]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("v_threshold", [1.0, 0.3, -0.7, 0.0])
+@pytest.mark.parametrize("name", HEAVISIDE)
+def test_derivative_of_h_is_bitwise_spec_derivative(name, v_threshold, dtype):
+    sg = surrogate.get(name)
+    sid, params = fused._check_surrogate(sg)
+    fn = fused._derivative_of_h(sid, params, v_threshold)
+    h = _derivative_inputs(dtype, v_threshold)
+    h_before = h.clone()
+    got = fn(h, torch.full_like(h, 123.0))  # the scratch buffer starts with garbage
+    want = surrogate.spec(name).derivative(h - v_threshold, *params)
+    assert torch.equal(h, h_before)  # h is read only
+    assert _same_bits(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("v_threshold", [1.0, 0.3, -0.7])
+@pytest.mark.parametrize(("alpha", "path"), [
+    (4.0, "sigmoid_derivative_pow2"), (1.0, "sigmoid_derivative_pow2"),
+    (16.0, "sigmoid_derivative_pow2"), (0.5, "sigmoid_derivative"),
+    (2.5, "sigmoid_derivative"), (0.3, "sigmoid_derivative"), (3.0, "sigmoid_derivative")])
+def test_sigmoid_fast_derivative_is_bitwise_spec_derivative(alpha, path, v_threshold, dtype):
+    sg = surrogate.Sigmoid(alpha=alpha)
+    sid, params = fused._check_surrogate(sg)
+    fn = fused._derivative_of_h(sid, params, v_threshold)
+    assert fn.__name__ == path  # the fast path is taken
+    h = _derivative_inputs(dtype, v_threshold)
+    want = surrogate.spec("sigmoid").derivative(h - v_threshold, alpha)
+    scratch = torch.empty_like(h)
+    got = fn(h, scratch)
+    assert got.data_ptr() == scratch.data_ptr()  # computed in the scratch buffer
+    assert _same_bits(got, want)
+    # a block view of a larger buffer (as the backward passes it) gives the same bits
+    big = torch.empty(3, *h.shape[1:], dtype=dtype)
+    assert _same_bits(fn(h[1:], big[:1]), want[1:])

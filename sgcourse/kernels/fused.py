@@ -54,6 +54,10 @@ blocks of time steps, last block first, with block-sized temporaries; when autog
 graph after the pass (no ``retain_graph``), δ is written over ``h_seq`` block by block (each block
 is read before it is overwritten), so the backward's peak is one ``[T, ...]`` buffer lower.
 
+**σ′.** The backward evaluates :math:`g_t` per block with the registry's ``spec.derivative`` on
+a scratch buffer; for the registry's Sigmoid it runs the same operations in place (three passes
+instead of six when α is a power of two ≥ 1), with bitwise the same result (tested).
+
 **Precision.** float32 and float64 are computed in their own dtype; float16 and bfloat16 inputs
 are upcast, the state math runs in float32 and the outputs are cast back (``h_seq`` is saved in
 float32). Spikes have the dtype of ``x_seq``; ``v_seq`` the promoted dtype of ``x_seq`` and
@@ -109,6 +113,9 @@ it; :func:`lif_multistep` uses it automatically while compiling.
 
 from __future__ import annotations
 
+import functools
+import inspect
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -118,6 +125,7 @@ from torch import Tensor
 from sgcourse import surrogate as _surrogate
 from sgcourse._checks import POSITIVE as _POSITIVE
 from sgcourse._checks import check_bool, check_floating_tensor, check_real
+from sgcourse.surrogate import _family as _surrogate_family
 
 __all__ = [
     "eif_multistep",
@@ -128,6 +136,7 @@ __all__ = [
 ]
 
 Derivative = Callable[[Tensor], Tensor]
+ShiftedDerivative = Callable[[Tensor, Tensor], Tensor]  # (h, scratch) -> σ′(h − V_th)
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +176,62 @@ def _derivative(surrogate_id: int, params: Sequence[float]) -> Derivative:
     derivative = spec.derivative
     params = tuple(params)
     return lambda z: derivative(z, *params)
+
+
+def _is_power_of_two(value: float) -> bool:
+    return math.isfinite(value) and value > 0.0 and math.frexp(value)[0] == 0.5
+
+
+def _derivative_of_h(surrogate_id: int, params: Sequence[float], v_threshold: float
+                     ) -> ShiftedDerivative:
+    """Cached :func:`_make_derivative_of_h` (one closure per configuration)."""
+    floats = (*(float(p) for p in params), float(v_threshold))
+    # the exact bits are part of the cache key: 0.0 == -0.0 would share an entry otherwise
+    return _make_derivative_of_h(surrogate_id, floats[:-1], floats[-1],
+                                 tuple(f.hex() for f in floats))
+
+
+@functools.lru_cache(maxsize=256)
+def _make_derivative_of_h(surrogate_id: int, params: tuple[float, ...], v_threshold: float,
+                          _key: tuple[str, ...] = ()) -> ShiftedDerivative:
+    r"""``fn(h, out)`` → :math:`\sigma'(h - V_{th})`, using ``out`` (shaped like ``h``) as scratch.
+
+    Bitwise equal to ``spec.derivative(h - v_threshold, *params)`` (tested). Any surrogate:
+    ``h - v_threshold`` is written into ``out`` and ``spec.derivative`` is called on it. The
+    registry's Sigmoid (recognised by its ``spec.derivative`` being ``_sigmoid_grad``, which
+    computes ``s = sigmoid(α x)`` and ``α * s * (1 - s)``) runs the same operations in place in
+    ``out`` instead of allocating five temporaries. When α is a power of two, α ≥ 1 and
+    :math:`\alpha V_{th}` is finite, scaling by α is exact, so :math:`\alpha(h - V_{th})` is
+    computed as :math:`\alpha h - \alpha V_{th}` in one pass and ``α * s * (1 - s)`` as one
+    ``sigmoid_backward`` kernel (``α (1 - s) s``): three passes instead of six, the same bits.
+    """
+    spec = _surrogate.spec(_surrogate.available()[surrogate_id])
+    derivative = spec.derivative
+    params = tuple(params)
+    if derivative is not getattr(_surrogate_family, "_sigmoid_grad", None) or len(params) != 1:
+        def generic(h: Tensor, out: Tensor) -> Tensor:
+            return derivative(torch.sub(h, v_threshold, out=out), *params)
+        return generic
+    alpha = float(params[0])
+    if not (_is_power_of_two(alpha) and alpha >= 1.0 and math.isfinite(alpha * v_threshold)):
+        def sigmoid_derivative(h: Tensor, out: Tensor) -> Tensor:
+            s = torch.sub(h, v_threshold, out=out).mul_(alpha).sigmoid_()
+            one_minus_s = torch.rsub(s, 1)
+            return s.mul_(alpha).mul_(one_minus_s)
+        return sigmoid_derivative
+    scalars: dict[tuple[torch.dtype, torch.device], tuple[Tensor, Tensor]] = {}
+
+    def sigmoid_derivative_pow2(h: Tensor, out: Tensor) -> Tensor:
+        key = (h.dtype, h.device)
+        consts = scalars.get(key)
+        if consts is None:
+            consts = scalars[key] = (
+                torch.full((), -alpha * v_threshold, dtype=h.dtype, device=h.device),
+                torch.full((), alpha, dtype=h.dtype, device=h.device))
+        shift, a = consts
+        s = torch.add(shift, h, alpha=alpha, out=out).sigmoid_()
+        return torch.ops.aten.sigmoid_backward.grad_input(a, s, grad_input=s)
+    return sigmoid_derivative_pow2
 
 
 def _check_x_v(x_seq: object, v_init: object, name: str = "v_init") -> tuple[Tensor, Tensor]:
@@ -285,6 +350,30 @@ def _workspace(h_seq: Tensor, elements: int | None = None
     return blocks, tuple(torch.empty_like(h_seq[:size]) for _ in range(3))
 
 
+def _signature_cached(cls: type[torch.autograd.Function]) -> type[torch.autograd.Function]:
+    """Store the signature of ``cls.forward`` on it (``__signature__``, the same signature).
+
+    ``Function.apply`` binds its arguments with ``inspect.signature(cls.forward)`` on every call
+    when ``setup_context`` is defined; computing that signature took about 0.15 ms per call on
+    a 1-thread CPU, and ``inspect.signature`` returns a stored ``__signature__`` at once.
+    """
+    forward = cls.forward
+    forward.__signature__ = inspect.signature(forward)  # type: ignore[attr-defined]
+    return cls
+
+
+_ZEROS: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+
+
+def _zero(like: Tensor) -> Tensor:
+    """A cached 0-dim zero of ``like``'s dtype and device (read only)."""
+    key = (like.dtype, like.device)
+    zero = _ZEROS.get(key)
+    if zero is None:
+        zero = _ZEROS[key] = torch.zeros((), dtype=like.dtype, device=like.device)
+    return zero
+
+
 def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None, g: Tensor,
                   dvdh: Tensor | None, scale: float = 1.0) -> None:
     r"""``out`` ← ``scale`` · :math:`((∂L/∂S_t) g_t + (∂L/∂V_t)_{direct}\,∂V_t/∂H_t)`."""
@@ -293,8 +382,7 @@ def _direct_terms(out: Tensor, grad_spike: Tensor | None, grad_v: Tensor | None,
     elif scale == 1.0:
         torch.mul(grad_spike.to(out.dtype), g, out=out)
     else:
-        torch.addcmul(torch.zeros((), dtype=out.dtype, device=out.device),
-                      grad_spike.to(out.dtype), g, value=scale, out=out)
+        torch.addcmul(_zero(out), grad_spike.to(out.dtype), g, value=scale, out=out)
     if grad_v is not None:
         if dvdh is None:
             out.add_(grad_v.to(out.dtype), alpha=scale)
@@ -359,14 +447,16 @@ def _compiled_terms(surrogate_id: int, params: Sequence[float]) -> Callable[...,
 
 
 def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
-          v_threshold: float, v_reset: float | None, detach_reset: bool, derivative: Derivative,
-          dhdv: float | Callable[[Tensor], Tensor], grad_v_last: Tensor | None = None,
+          v_threshold: float, v_reset: float | None, detach_reset: bool,
+          derivative: ShiftedDerivative, dhdv: float | Callable[[Tensor], Tensor],
+          grad_v_last: Tensor | None = None,
           k_factor: Callable[[int, int], Tensor] | None = None,
           overwrite: bool = False, scale: float = 1.0,
           terms: Callable[..., Any] | None = None) -> tuple[Tensor, Tensor | None]:
     r"""``scale`` · (:math:`\delta_t = dL/dH_t` for all t, :math:`\sum_{t,n} \delta_t f_t` or None).
 
-    For a neuron with one state V. ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function
+    For a neuron with one state V. ``derivative(h, scratch)`` is :math:`g = \sigma'(h - V_{th})`
+    (from :func:`_derivative_of_h`). ``dhdv`` is :math:`∂H_{t+1}/∂V_t`, a constant or a function
     of :math:`V_t`. Per block of time steps (last first): :math:`g`, :math:`∂V/∂H`, the direct
     terms :math:`c_t` and the factors :math:`m_t = (∂V_t/∂H_t)(∂H_{t+1}/∂V_t)` are computed at
     once, then :math:`\delta_t = c_t + m_t \delta_{t+1}` runs step by step. ``grad_v_last`` is
@@ -385,27 +475,35 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
                                                       device=h_seq.device)
     # a compiled block is one kernel call: larger blocks amortise its call overhead
     blocks, work = _workspace(h_seq, _COMPILED_BLOCK_ELEMENTS if terms is not None else None)
+    # per-block and per-step views, made once (blocks start at multiples of ``size``)
+    size = work[0].shape[0]
+    ds = delta.unbind(0)
+    h_blocks, d_blocks = h_seq.split(size), delta.split(size)
+    gs_blocks = None if grad_spike is None else grad_spike.split(size)
+    gv_blocks = None if grad_v is None else grad_v.split(size)
     for t0, t1 in blocks:
-        h = h_seq[t0:t1]
-        n = t1 - t0
-        gs_block = None if grad_spike is None else grad_spike[t0:t1]
-        gv_block = None if grad_v is None else grad_v[t0:t1]
+        j, n = t0 // size, t1 - t0
+        h = h_blocks[j]
+        gs_block = None if gs_blocks is None else gs_blocks[j]
+        gv_block = None if gv_blocks is None else gv_blocks[j]
+        w = work if n == size else tuple(b[:n] for b in work)
         if terms is not None and not callable(dhdv):
             c, dvdh = terms(h, gs_block, gv_block, v_threshold,
                             0.0 if v_reset is None else v_reset, v_reset is not None,
                             detach_reset, scale)
             m_v = None
             factor = None if k_factor is None else k_factor(t0, t1)
-            delta[t0:t1].copy_(c)  # reads of h_seq[t0:t1] end before this write
+            d_blocks[j].copy_(c)  # reads of h_seq[t0:t1] end before this write
         else:
-            g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
-            dvdh = _reset_grad(h, g, v_threshold, v_reset, detach_reset,
-                               (work[0][:n], work[1][:n]))
+            g = derivative(h, w[2])
+            if g.dtype != h.dtype:
+                g = g.to(h.dtype)
+            dvdh = _reset_grad(h, g, v_threshold, v_reset, detach_reset, (w[0], w[1]))
             # ∂H_{t+1}/∂V_t from V_t
             m_v = dhdv(_reset_all(h, v_threshold, v_reset)) if callable(dhdv) else None
             factor = None if k_factor is None else k_factor(t0, t1)
             # reads of h_seq[t0:t1] end here
-            _direct_terms(delta[t0:t1], gs_block, gv_block, g, dvdh, scale)
+            _direct_terms(d_blocks[j], gs_block, gv_block, g, dvdh, scale)
         if grad_v_last is not None and t1 == T:
             if dvdh is None:
                 delta[T - 1].add_(grad_v_last.to(h.dtype), alpha=scale)
@@ -417,15 +515,14 @@ def _bptt(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, *,
             m, m_scale = (m_v if dvdh is None else m_v.mul_(dvdh)), 1.0
         else:
             m, m_scale = dvdh, float(dhdv)
-        ds = delta[t0:min(t1 + 1, T)].unbind(0)
         ms = None if m is None else m.unbind(0)
-        for i in range(min(t1, T - 1) - 1 - t0, -1, -1):
+        for t in range(min(t1, T - 1) - 1, t0 - 1, -1):
             if ms is not None:
-                torch.addcmul(ds[i], ms[i], ds[i + 1], value=m_scale, out=ds[i])
+                torch.addcmul(ds[t], ms[t - t0], ds[t + 1], value=m_scale, out=ds[t])
             elif m_scale != 0.0:
-                torch.add(ds[i], ds[i + 1], alpha=m_scale, out=ds[i])
+                torch.add(ds[t], ds[t + 1], alpha=m_scale, out=ds[t])
         if factor is not None:
-            total.add_(torch.sum(factor.mul_(delta[t0:t1])))
+            total.add_(torch.sum(factor.mul_(d_blocks[j])))
     return delta, total
 
 
@@ -445,28 +542,38 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
         # without store_v_seq two [*] buffers take turns holding V_t
         v_seq = torch.empty_like(x) if store_v_seq else torch.empty_like(x[:2])
         spike = torch.empty_like(x)
-        # the input part of the charge for all t at once, written into h_seq:
-        # k X_t + k V_r (decay_input) or X_t + k V_r
-        if decay_input:
-            torch.mul(x, k, out=h_seq)
-        else:
-            h_seq.copy_(x)
-        if k != 0.0 and vr != 0.0:
-            h_seq.add_(k * vr)
-        beta = 1.0 - k
+        beta, bias = 1.0 - k, (k * vr if k != 0.0 else 0.0)
         fire = _Resetter(x, v_threshold, v_reset)
         v = v0.to(ct)
         v_views = v_seq.unbind(0)
-        for t, (h, s) in enumerate(zip(h_seq.unbind(0), spike.unbind(0), strict=True)):
-            h.add_(v, alpha=beta)
+        # H_t = (k X_t + k V_r) + (1 - k) V_{t-1} (decay_input) or (X_t + k V_r) + (1 - k) V_{t-1},
+        # the same operations in the same order as a whole-sequence input pass would do, but
+        # one step at a time, so that H_t is still in cache when it is charged, fired and reset
+        hard = fire.vr is not None
+        for t, (xt, h, s) in enumerate(zip(x.unbind(0), h_seq.unbind(0), spike.unbind(0),
+                                           strict=True)):
+            if decay_input:
+                torch.mul(xt, k, out=h)
+                if bias != 0.0:
+                    h.add_(bias)
+                h.add_(v, alpha=beta)
+            elif bias != 0.0:
+                torch.add(xt, bias, out=h).add_(v, alpha=beta)
+            else:
+                torch.add(xt, v, alpha=beta, out=h)
             v = v_views[t] if store_v_seq else v_views[t % 2]
-            fire(h, s, v)
+            # fire and reset (_Resetter, inlined)
+            torch.ge(h, v_threshold, out=s)
+            if hard:
+                torch.lerp(h, fire.vr, s, out=v)
+            else:
+                torch.add(h, s, alpha=-v_threshold, out=v)
     return spike, (v_seq if store_v_seq else v), h_seq
 
 
 def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tensor, v0: Tensor,
                   k: float, decay_input: bool, v_threshold: float, v_reset: float | None,
-                  detach_reset: bool, derivative: Derivative, need_k: bool,
+                  detach_reset: bool, derivative: ShiftedDerivative, need_k: bool,
                   grad_v_last: Tensor | None = None, overwrite: bool = False,
                   terms: Callable[..., Any] | None = None
                   ) -> tuple[Tensor, Tensor, Tensor | None]:
@@ -494,6 +601,7 @@ def _lif_backward(grad_spike: Tensor | None, grad_v: Tensor | None, h_seq: Tenso
     return delta, grad_v0, grad_k
 
 
+@_signature_cached
 class _LIFMultiStep(torch.autograd.Function):
     """The LIF loop as one autograd node (eager path); see the module docstring for the math."""
 
@@ -533,7 +641,8 @@ class _LIFMultiStep(torch.autograd.Function):
         last = grad_v is not None and grad_v.dim() < h_seq.dim()  # v_seq was not stored
         grad_x, grad_v0, grad_k = _lif_backward(
             grad_spike, None if last else grad_v, h_seq, v0, k, decay_input, v_threshold,
-            v_reset, detach_reset, _derivative(sid, params), need_k and v0 is not None,
+            v_reset, detach_reset, _derivative_of_h(sid, params, v_threshold),
+            need_k and v0 is not None,
             grad_v_last=grad_v if last else None, overwrite=_may_overwrite_saved(),
             terms=_compiled_terms(sid, params) if compiled else None)
         x_dtype, v_dtype, k_dtype = ctx.dtypes
@@ -573,7 +682,7 @@ def _lif_op_backward(grad_spike: Tensor, grad_v: Tensor, h_seq: Tensor, v_init: 
     """Backward of ``lif_multistep_fused``: (grad_x, grad_v_init, grad_decay)."""
     grad_x, grad_v0, grad_k = _lif_backward(
         grad_spike, grad_v, h_seq, v_init, float(decay), decay_input, v_threshold, v_reset,
-        detach_reset, _derivative(surrogate_id, surrogate_params), need_k)
+        detach_reset, _derivative_of_h(surrogate_id, surrogate_params, v_threshold), need_k)
     if grad_k is None:
         grad_k = torch.zeros((), dtype=h_seq.dtype, device=h_seq.device)
     return (grad_x.to(grad_spike.dtype), grad_v0.to(v_init.dtype),
@@ -731,6 +840,7 @@ def _nonlinear_forward(kind: str, x_seq: Tensor, v0: Tensor, p: tuple[float, ...
     return spike, v_seq, h_seq
 
 
+@_signature_cached
 class _NonlinearMultiStep(torch.autograd.Function):
     """QIF / EIF loop as one autograd node; saves ``h_seq`` and ``v_init``."""
 
@@ -767,7 +877,8 @@ class _NonlinearMultiStep(torch.autograd.Function):
                 return _eif_charge_grad(v, k, p[1], p[2])
         # returns k δ: ∂H/∂X = k folded into the recurrence
         delta, _ = _bptt(grad_spike, grad_v, h_seq, v_threshold=v_threshold, v_reset=v_reset,
-                         detach_reset=detach_reset, derivative=_derivative(sid, params),
+                         detach_reset=detach_reset,
+                         derivative=_derivative_of_h(sid, params, v_threshold),
                          dhdv=dhdv, overwrite=_may_overwrite_saved(), scale=k)
         need_x, need_v = ctx.needs_input_grad[:2]
         x_dtype, v_dtype = ctx.dtypes
@@ -865,6 +976,7 @@ def _izhikevich_forward(x_seq: Tensor, v0: Tensor, w0: Tensor, p: tuple[float, .
     return spike, v_seq, w_seq, h_seq
 
 
+@_signature_cached
 class _IzhikevichMultiStep(torch.autograd.Function):
     """Izhikevich loop as one autograd node; saves ``h_seq`` and ``v_init``."""
 
@@ -895,7 +1007,7 @@ class _IzhikevichMultiStep(torch.autograd.Function):
         h_seq, v0 = ctx.saved_tensors
         p, v_threshold, v_reset, detach_reset, sid, params = ctx.config
         k, a0, v_rest, v_c, lam, a_w, b = p
-        derivative = _derivative(sid, params)
+        derivative = _derivative_of_h(sid, params, v_threshold)
         T = h_seq.shape[0]
         delta = h_seq if _may_overwrite_saved() else torch.empty_like(h_seq)
         blocks, work = _workspace(h_seq)
@@ -906,7 +1018,7 @@ class _IzhikevichMultiStep(torch.autograd.Function):
         for t0, t1 in blocks:
             h = h_seq[t0:t1]
             n = t1 - t0
-            g = derivative(torch.sub(h, v_threshold, out=work[2][:n])).to(h.dtype)
+            g = derivative(h, work[2][:n]).to(h.dtype)
             dvdh = _izhikevich_reset_grad(h, g, v_threshold, v_reset, detach_reset,
                                           (work[0][:n], work[1][:n]))
             m = _qif_charge_grad(_reset_all(h, v_threshold, v_reset), k, a0, v_rest, v_c)
