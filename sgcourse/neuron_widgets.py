@@ -12,8 +12,8 @@ potential :math:`V[t]` (``v_seq``). :math:`H` is not stored by the neuron; it is
 
 :func:`neuron_explorer` shows these traces and redraws them while sliders for :math:`\tau`,
 :math:`V_{th}` and the input amplitude are dragged, or the reset is switched between hard and
-soft. It draws like :func:`sgcourse.widgets.alpha_explorer` and reuses its renderer
-(:meth:`sgcourse.widgets.AlphaExplorer.render_png`, blitting over a cached background) and its
+soft. It draws like :func:`sgcourse.widgets.alpha_explorer`, with the same renderer
+(:class:`sgcourse.widgets.BlittedFigure`, blitting over a cached background) and the same
 coarse y-ranges (:func:`sgcourse.widgets.y_limits`): one persistent matplotlib figure, rendered to
 PNG bytes on each change and assigned to an ``ipywidgets.Image``. It needs only ipywidgets,
 adds no cell outputs (strict ``nbval`` passes), and the same state always gives the same bytes.
@@ -33,7 +33,7 @@ import torch
 
 from sgcourse._checks import POSITIVE, check_int, check_real
 from sgcourse.neuron import LIFNode
-from sgcourse.widgets import AlphaExplorer, y_limits
+from sgcourse.widgets import BlittedFigure, y_limits
 
 __all__ = ["INPUTS", "RESETS", "NeuronExplorer", "fixed_input", "lif_trace", "neuron_explorer",
            "plot_lif_traces"]
@@ -207,11 +207,9 @@ class NeuronExplorer(widgets.VBox):
         self._ax_input.set_ylim(-0.1 * high if kind == "step" else -high / 2.5, high)
         self._ax_input.set_ylabel("input $X[t]$")
         self._ax_input.set_xlabel("time step $t$")
-        self._animated = (self._h_line, self._v_line, self._threshold_line, self._spike_marks,
-                          self._input_line, self._ax.title)
-        for artist in self._animated:
-            artist.set_animated(True)
-        self._backgrounds: dict[tuple[float, float], Any] = {}
+        self._renderer = BlittedFigure(
+            self.figure, self._ax, (self._h_line, self._v_line, self._threshold_line,
+                                    self._spike_marks, self._input_line, self._ax.title))
 
         self.sliders = {
             name: widgets.FloatSlider(value=values[name], min=SLIDER_RANGES[name][0],
@@ -235,9 +233,9 @@ class NeuronExplorer(widgets.VBox):
     def _on_change(self, change: dict[str, Any]) -> None:
         self.redraw()
 
-    # The renderer of the alpha explorer: it reads self.figure, self._ax (whose y-range keys the
-    # cached background), self._backgrounds and self._animated, which this class provides.
-    render_png = AlphaExplorer.render_png
+    def render_png(self) -> bytes:
+        """The current figure as PNG bytes (deterministic: same state, same bytes)."""
+        return self._renderer.png()
 
     def redraw(self) -> None:
         """Rerun the neuron for the current controls and refresh the image."""

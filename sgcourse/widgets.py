@@ -40,7 +40,7 @@ from sgcourse.viz import (
     surrogate_curves,
 )
 
-__all__ = ["AlphaExplorer", "alpha_explorer", "slider_range", "y_limits"]
+__all__ = ["AlphaExplorer", "BlittedFigure", "alpha_explorer", "slider_range", "y_limits"]
 
 #: The y-axis always shows at least this interval, so that changing the shape is visible as a
 #: change of height (not hidden by autoscaling); it grows only when a curve leaves it.
@@ -96,6 +96,41 @@ def slider_range(hparam: HyperParameter) -> tuple[float, float, float]:
     if not (domain.contains(low) and low <= default <= high):  # pragma: no cover - invariant
         raise RuntimeError(f"no slider range for hyper-parameter {hparam.name!r}")
     return round(low, 10), round(high, 10), step
+
+
+class BlittedFigure:
+    """A persistent matplotlib figure rendered to PNG bytes, fast enough for live sliders.
+
+    The static background (axes, grid, legend, fixed lines) is drawn in full once per y-range of
+    ``key_axes`` and cached; the ``animated`` artists (curves, title) are then drawn on top of it.
+    Only a few y-ranges ever occur (see :func:`y_limits`), so most redraws are a blit. The same
+    state always gives the same bytes.
+    """
+
+    def __init__(self, figure: Any, key_axes: Any, animated: tuple[Any, ...]) -> None:
+        self.figure, self._key_axes, self._animated = figure, key_axes, animated
+        for artist in animated:
+            artist.set_animated(True)
+        self._backgrounds: dict[tuple[float, float], Any] = {}
+
+    def png(self) -> bytes:
+        """Blit the animated artists over the cached background and encode the result as PNG."""
+        from PIL import Image
+
+        canvas = self.figure.canvas
+        ylim = self._key_axes.get_ylim()
+        if ylim not in self._backgrounds:
+            canvas.draw()  # animated artists are skipped: this is the background
+            self._backgrounds[ylim] = canvas.copy_from_bbox(self.figure.bbox)
+        else:
+            canvas.restore_region(self._backgrounds[ylim])
+        for artist in self._animated:
+            self._key_axes.draw_artist(artist)
+        rgba = canvas.buffer_rgba()
+        buffer = io.BytesIO()
+        Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).save(
+            buffer, format="png", compress_level=1)
+        return buffer.getvalue()
 
 
 class AlphaExplorer(widgets.VBox):
@@ -156,11 +191,9 @@ class AlphaExplorer(widgets.VBox):
         self._ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         self._ax.set_xlabel("$x$ (membrane potential minus threshold)")
         self._ax.set_title(describe(self.surrogate))
-        self._animated = (self._lines["primitive"], self._lines["derivative"], self._ax.title)
-        for artist in self._animated:
-            artist.set_animated(True)
-        # Static backgrounds by y-range: only a few ranges ever occur (see y_limits).
-        self._backgrounds: dict[tuple[float, float], Any] = {}
+        self._renderer = BlittedFigure(
+            self.figure, self._ax, (self._lines["primitive"], self._lines["derivative"],
+                                    self._ax.title))
 
         self.dropdown = widgets.Dropdown(
             options=[(_surrogate.spec(name).class_name, name) for name in _surrogate.available()],
@@ -231,27 +264,8 @@ class AlphaExplorer(widgets.VBox):
 
     # -- drawing -------------------------------------------------------------------------------
     def render_png(self) -> bytes:
-        """The current figure as PNG bytes (deterministic: same state, same bytes).
-
-        The static background is drawn in full once per y-range and cached; σ, σ′ and the
-        title are then drawn on top of it.
-        """
-        from PIL import Image
-
-        canvas = self.figure.canvas
-        ylim = self._ax.get_ylim()
-        if ylim not in self._backgrounds:
-            canvas.draw()  # animated artists are skipped: this is the background
-            self._backgrounds[ylim] = canvas.copy_from_bbox(self.figure.bbox)
-        else:
-            canvas.restore_region(self._backgrounds[ylim])
-        for artist in self._animated:
-            self._ax.draw_artist(artist)
-        rgba = canvas.buffer_rgba()
-        buffer = io.BytesIO()
-        Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).save(
-            buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        """The current figure as PNG bytes (deterministic: same state, same bytes)."""
+        return self._renderer.png()
 
     def redraw(self) -> None:
         """Recompute σ and σ′ for the current hyper-parameters and refresh image and labels."""
