@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-__all__ = ["ExerciseError", "call_learner", "require_callable"]
+import torch
+
+__all__ = ["ExerciseError", "call_learner", "require_callable", "require_tensor_like"]
 
 
 class ExerciseError(AssertionError):
@@ -33,3 +35,19 @@ def call_learner(fn: Callable, label: str, *args: object) -> object:
                             f"`raise NotImplementedError` line with your implementation.") from None
     except Exception as error:  # the learner's code may fail in any way; report how
         raise ExerciseError(f"{label} raised {type(error).__name__}: {error}") from error
+
+
+def require_tensor_like(value: object, label: str, reference: torch.Tensor,
+                        reference_name: str, *, returned: bool = True) -> torch.Tensor:
+    """``value`` if it is a tensor of ``reference``'s shape; otherwise an ExerciseError naming
+    what was expected. ``label`` names the learner's call (``returned=True``: ``value`` is what
+    it returned) or one of the values it returned (``returned=False``).
+    """
+    be, shaped = ("must return", "a tensor of the shape of") if returned else (
+        "must be", "have the shape of")
+    if not isinstance(value, torch.Tensor):
+        raise ExerciseError(f"{label} {be} a torch.Tensor, got {type(value).__name__}")
+    if value.shape != reference.shape:
+        raise ExerciseError(f"{label} {be if returned else 'must'} {shaped} {reference_name} "
+                            f"{tuple(reference.shape)}, got {tuple(value.shape)}")
+    return value

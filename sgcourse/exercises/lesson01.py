@@ -29,7 +29,7 @@ import numbers
 
 import torch
 
-from sgcourse.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.exercises import ExerciseError, call_learner, require_callable, require_tensor_like
 
 __all__ = ["check_fire", "check_nonzero_fraction"]
 
@@ -60,11 +60,7 @@ def check_fire(fn: object) -> str:
         if not torch.equal(v, v_before):
             raise ExerciseError(f"{label} changed v in place; compute the spikes without "
                                 f"modifying the membrane potential.")
-        if not isinstance(got, torch.Tensor):
-            raise ExerciseError(f"{label} must return a torch.Tensor, got {type(got).__name__}")
-        if got.shape != v.shape:
-            raise ExerciseError(f"{label} must return a tensor of the shape of v "
-                                f"{tuple(v.shape)}, got {tuple(got.shape)}")
+        got = require_tensor_like(got, label, v, "v")
         if got.dtype == torch.bool:
             raise ExerciseError(f"{label} returned booleans: spikes are numbers (they are "
                                 f"multiplied by weights), so convert with .to(v.dtype).")

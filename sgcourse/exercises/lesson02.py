@@ -28,7 +28,7 @@ import torch
 
 from sgcourse import surrogate
 from sgcourse._checks import POSITIVE, check_real
-from sgcourse.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.exercises import ExerciseError, call_learner, require_callable, require_tensor_like
 
 __all__ = [
     "PEAK_SURROGATES",
@@ -62,11 +62,7 @@ def check_sigmoid_derivative(fn: object) -> str:
     for alpha in _ALPHAS:
         label = f"sigmoid_derivative(x, alpha={alpha:g})"
         got = call_learner(fn, label, x.clone(), alpha)
-        if not isinstance(got, torch.Tensor):
-            raise ExerciseError(f"{label} must return a torch.Tensor, got {type(got).__name__}")
-        if got.shape != x.shape:
-            raise ExerciseError(f"{label} must return a tensor of the shape of x {tuple(x.shape)}, "
-                                f"got {tuple(got.shape)}")
+        got = require_tensor_like(got, label, x, "x")
         if not got.is_floating_point():
             raise ExerciseError(f"{label} must return floating-point values, got {got.dtype}")
         got = got.detach().to(torch.float64)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 
 from sgcourse import neuron
-from sgcourse.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.exercises import ExerciseError, call_learner, require_callable, require_tensor_like
 
 __all__ = ["check_lif_step", "check_reset_factor"]
 
@@ -76,13 +76,9 @@ def check_lif_step(fn: object) -> str:
             raise ExerciseError(f"{label} must return a pair (spike, v_next), got "
                                 f"{type(got).__name__}")
         spike, v_next = got
-        for name, value in (("spike", spike), ("v_next", v_next)):
-            if not isinstance(value, torch.Tensor):
-                raise ExerciseError(f"{label}: {name} must be a torch.Tensor, got "
-                                    f"{type(value).__name__}")
-            if value.shape != x.shape:
-                raise ExerciseError(f"{label}: {name} must have the shape of x {tuple(x.shape)}, "
-                                    f"got {tuple(value.shape)}")
+        spike = require_tensor_like(spike, f"{label}: spike", x, "x", returned=False)
+        v_next = require_tensor_like(v_next, f"{label}: v_next", x, "x",
+                                     returned=False)
         if spike.dtype == torch.bool:
             raise ExerciseError(f"{label} returned boolean spikes: convert them with "
                                 f".to(h.dtype), they are numbers that multiply weights.")
@@ -176,12 +172,7 @@ def check_reset_factor(fn: object) -> str:
         if not isinstance(got, torch.Tensor):
             if isinstance(got, int | float) and not isinstance(got, bool):
                 got = torch.full_like(h, float(got))
-            else:
-                raise ExerciseError(f"{label} must return a torch.Tensor, got "
-                                    f"{type(got).__name__}")
-        if got.shape != h.shape:
-            raise ExerciseError(f"{label} must return a tensor of the shape of h "
-                                f"{tuple(h.shape)}, got {tuple(got.shape)}")
+        got = require_tensor_like(got, label, h, "h")
         got = got.detach().to(torch.float64)
         expected = _reset_factor_by_autograd(h, g, v_threshold, v_reset, detach_reset)
         if torch.allclose(got, expected, rtol=0, atol=1e-9):
