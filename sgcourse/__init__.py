@@ -1,10 +1,14 @@
 """sgcourse: the surrogate gradient method for spiking neural networks.
 
-Submodules (imported on first use, so ``import sgcourse`` stays light and works without torch):
-``surrogate`` (surrogate gradient functions), ``neuron`` (IF, LIF, parametric LIF, QIF, EIF,
-Izhikevich, ...), ``base``, ``functional``, ``layer``, ``encoding``, ``kernels`` (fused and Triton
-time loops), ``bptt``, ``datasets``, ``models``, ``viz``, ``widgets``, ``neuron_widgets``,
-``exercises``.
+Three rooms, each a set of submodules imported on first use (so ``import sgcourse`` stays light
+and works without torch):
+
+- the SNN library: ``surrogate`` (surrogate gradient functions), ``neuron`` (IF, LIF, parametric
+  LIF, QIF, EIF, Izhikevich, ...), ``kernels`` (fused and Triton time loops), ``base``, ``layer``,
+  ``functional``, ``encoding``. It depends on torch and numpy only, never on the rooms below;
+- data and plots, usable outside the course: ``datasets``, ``viz`` (matplotlib);
+- ``course``: the lessons' widgets, exercise checks, networks and training helpers, notebook
+  tools and the ``check``/``lab`` commands.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ from types import ModuleType
 
 from sgcourse._version import __version__
 
-_SUBMODULES = ("base", "bptt", "datasets", "encoding", "exercises", "functional", "kernels",
-               "layer", "models", "neuron", "neuron_widgets", "surrogate", "viz", "widgets")
+_SUBMODULES = ("base", "course", "datasets", "encoding", "functional", "kernels", "layer", "neuron",
+               "surrogate", "viz")
 
 __all__ = ["__version__", *_SUBMODULES]
 

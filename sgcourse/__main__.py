@@ -56,19 +56,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown and args.command != "lab":
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "check":
-        from sgcourse.check import main as check_main
+        from sgcourse.course.check import main as check_main
 
         return check_main()
     if args.command == "lab":
-        from sgcourse.lab import main_lab
+        from sgcourse.course.lab import main_lab
 
         return main_lab(unknown)
     if args.command == "student-copies":
-        from sgcourse.exercises.student import main_student_copies
+        from sgcourse.course.student_copies import main_student_copies
 
         return main_student_copies(args.notebooks, args.out)
     if args.command == "embed-widget-state":
-        from sgcourse.notebook_tools import main_embed
+        from sgcourse.course.notebook_tools import main_embed
 
         return main_embed(args.notebooks, timeout=args.timeout, kernel_name=args.kernel)
     parser.print_help(sys.stderr)

@@ -23,7 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["STEP_MODES", "MemoryModule", "MultiStepModule", "SingleStepModule", "StepModule"]
+__all__ = ["STEP_MODES", "MemoryModule", "MultiStepModule", "SingleStepModule", "StepModule",
+           "TimeContainer"]
 
 STEP_MODES: tuple[str, ...] = ("s", "m")
 """All step modes: ``'s'`` (single step, input ``[N, *]``), ``'m'`` (multi-step, ``[T, N, *]``)."""
@@ -66,6 +67,14 @@ class MultiStepModule(StepModule):
 
     def supported_step_mode(self) -> tuple[str, ...]:
         return ("m",)
+
+
+class TimeContainer(MultiStepModule):
+    """A container that handles the time dimension itself (always multi-step).
+
+    Its children see one frame, or the frames flattened into a batch, so they must stay
+    single-step: :func:`sgcourse.functional.set_step_mode` leaves them alone.
+    """
 
 
 def check_sequence(x_seq: torch.Tensor, name: str = "x_seq") -> torch.Tensor:

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from sgcourse.base import STEP_MODES, MemoryModule, StepModule, check_sequence
+from sgcourse.base import STEP_MODES, MemoryModule, StepModule, TimeContainer, check_sequence
+from sgcourse.neuron import BACKENDS
 
 __all__ = [
     "detach_net",
@@ -70,32 +71,37 @@ def detach_net(net: nn.Module) -> None:
             module.detach()
 
 
-def _containers() -> tuple[type, ...]:
-    from sgcourse.layer import MultiStepContainer, SeqToANNContainer
-
-    return (MultiStepContainer, SeqToANNContainer)
-
-
 def set_step_mode(net: nn.Module, step_mode: str) -> None:
     """Set ``step_mode`` (``'s'`` or ``'m'``) on every step-mode-aware submodule of ``net``.
 
-    The contents of :class:`~sgcourse.layer.SeqToANNContainer` and
-    :class:`~sgcourse.layer.MultiStepContainer` are left alone: those containers handle the time
-    dimension themselves and their children must stay single-step.
+    The contents of a :class:`~sgcourse.base.TimeContainer` (such as
+    :class:`~sgcourse.layer.SeqToANNContainer` and :class:`~sgcourse.layer.MultiStepContainer`)
+    are left alone: those containers handle the time dimension themselves and their children must
+    stay single-step.
+
+    Every module is checked before any is changed: if one of them does not support
+    ``step_mode``, a :class:`ValueError` names it and the network is left as it was.
     """
     if step_mode not in STEP_MODES:
         raise ValueError(f"step_mode must be one of {STEP_MODES}, got {step_mode!r}")
-    containers = _containers()
+    targets: list[tuple[str, StepModule]] = []
 
-    def visit(module: nn.Module) -> None:
-        if isinstance(module, containers):
+    def visit(name: str, module: nn.Module) -> None:
+        if isinstance(module, TimeContainer):
             return
         if isinstance(module, StepModule):
-            module.step_mode = step_mode
-        for child in module.children():
-            visit(child)
+            targets.append((name or "<net>", module))
+        for child_name, child in module.named_children():
+            visit(f"{name}.{child_name}" if name else child_name, child)
 
-    visit(_check_module(net))
+    visit("", _check_module(net))
+    refused = [f"{name} ({type(module).__name__}: {module.supported_step_mode()})"
+               for name, module in targets if step_mode not in module.supported_step_mode()]
+    if refused:
+        raise ValueError(f"step_mode {step_mode!r} is not supported by " + ", ".join(refused)
+                         + "; nothing was changed")
+    for _, module in targets:
+        module.step_mode = step_mode
 
 
 def set_backend(net: nn.Module, backend: str | None) -> None:
@@ -104,8 +110,6 @@ def set_backend(net: nn.Module, backend: str | None) -> None:
 
     Neurons that do not support ``backend`` keep their own and a warning lists them.
     """
-    from sgcourse.neuron._dispatch import BACKENDS
-
     if backend is not None and backend not in BACKENDS:
         raise ValueError(f"backend must be None or one of {BACKENDS}, got {backend!r}")
     skipped = []

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from sgcourse._checks import Domain, check_floating_tensor, check_real
-from sgcourse.base import MemoryModule, MultiStepModule, StepModule, check_sequence
+from sgcourse.base import MemoryModule, StepModule, TimeContainer, check_sequence
 from sgcourse.functional import multi_step_forward, seq_to_ann_forward
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
 _PROBABILITY = Domain("a probability in [0, 1)", lambda v: 0.0 <= v < 1.0)
 
 
-class SeqToANNContainer(nn.Sequential, MultiStepModule):
+class SeqToANNContainer(nn.Sequential, TimeContainer):
     r"""Apply stateless modules to a sequence ``[T, N, *]`` as one batch ``[T·N, *]``.
 
     Example: ``SeqToANNContainer(nn.Conv2d(1, 8, 3), nn.BatchNorm2d(8))`` on ``[T, N, 1, H, W]``
@@ -53,7 +53,7 @@ class SeqToANNContainer(nn.Sequential, MultiStepModule):
         return seq_to_ann_forward(x_seq, super().forward)
 
 
-class MultiStepContainer(nn.Sequential, MultiStepModule):
+class MultiStepContainer(nn.Sequential, TimeContainer):
     r"""Run single-step modules over a sequence ``[T, N, *]`` one frame at a time.
 
     :math:`Y[t] = f(X[t])` for :math:`t = 0, \dots, T-1`, with the modules' state carried from

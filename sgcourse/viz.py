@@ -184,7 +184,7 @@ def draw_surrogate(ax: Axes, sg: _surrogate.Surrogate, x_range: Sequence[float] 
 
     The keys are ``"heaviside"`` (if drawn), ``"primitive"`` and ``"derivative"``. Used by
     :func:`plot_surrogate`, :func:`plot_gallery` and the live explorer of
-    :mod:`sgcourse.widgets`, which updates the lines in place.
+    :mod:`sgcourse.course.widgets`, which updates the lines in place.
     """
     curves = surrogate_curves(sg, x_range, num)
     x = curves["x"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sgcourse.notebook_tools import WIDGET_STATE_MIME
+from sgcourse.course.notebook_tools import WIDGET_STATE_MIME
 
 try:
     from browser.harness import LabSession, notebooks_with_alpha_explorer, require_chromium
@@ -41,7 +41,8 @@ def test_lessons_with_alpha_explorer_work_in_jupyterlab() -> None:
         "no lesson in lessons/ calls alpha_explorer(: the browser test has nothing to check "
         "(the surrogate-gradients lesson must show the alpha explorer)"
     )
-    # A lesson that carries saved widget state (sgcourse.notebook_tools) must show its explorer
+    # A lesson that carries saved widget state (sgcourse.course.notebook_tools) must show its
+    # explorer
     # from that state before anything runs; JupyterLab draws saved widgets only in trusted
     # notebooks, so these are trusted for the test's private server only.
     with_state = {str(path.relative_to(REPO)) for path in lessons if has_widget_state(path)}

@@ -1,7 +1,7 @@
 """Negative controls for the browser check: it must catch an unwired slider and a failing cell.
 
 One JupyterLab session over generated notebooks:
-- an alpha explorer that redraws, saved with its widget state by ``sgcourse.notebook_tools``:
+- an alpha explorer that redraws, saved with its widget state by ``sgcourse.course.notebook_tools``:
   its slider must be drawn from the saved state before anything runs, then the check must pass
   (the harness works, independently of the lessons);
 - the same explorer with the slider left unwired: must fail with SliderCheckFailed (the readout
@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sgcourse.notebook_tools import embed_widget_state
+from sgcourse.course.notebook_tools import embed_widget_state
 
 try:
     from browser import harness

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from sgcourse import check
+from sgcourse.course import check
 
 REPO = Path(__file__).resolve().parents[1]
 

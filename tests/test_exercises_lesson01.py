@@ -1,4 +1,4 @@
-"""Tests of sgcourse.exercises.lesson01: each check passes on the right answer (including the
+"""Tests of sgcourse.course.exercises.lesson01: each check passes on the right answer (including the
 solution stored in the lesson notebook), fails on the stub, and names the usual mistakes."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sgcourse import surrogate
-from sgcourse.exercises import ExerciseError, lesson01
+from sgcourse.course.exercises import ExerciseError, lesson01
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOK = LESSONS / "01_heaviside_and_the_dead_gradient.ipynb"

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from sgcourse import surrogate
-from sgcourse.exercises import ExerciseError
-from sgcourse.exercises.lesson02 import (
+from sgcourse.course.exercises import ExerciseError
+from sgcourse.course.exercises.lesson02 import (
     PEAK_SURROGATES,
     check_alpha_for_peak,
     check_sigmoid_derivative,

@@ -1,4 +1,4 @@
-"""Tests of sgcourse.exercises.lesson03: each check passes on right answers (including the
+"""Tests of sgcourse.course.exercises.lesson03: each check passes on right answers (including the
 solutions stored in the lesson notebook), fails on the stub, and names the usual mistakes."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from sgcourse import neuron
-from sgcourse.exercises import ExerciseError, lesson03
+from sgcourse.course.exercises import ExerciseError, lesson03
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "03_neurons_and_bptt.ipynb"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sgcourse.lab import find_lessons, lab_command
+from sgcourse.course.lab import find_lessons, lab_command
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,7 +41,7 @@ def test_unknown_arguments_are_rejected_outside_lab() -> None:
 
 
 def test_missing_lessons_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sgcourse.lab as lab
+    import sgcourse.course.lab as lab
 
     monkeypatch.setattr(lab, "__file__", str(tmp_path / "pkg" / "lab.py"))
     with pytest.raises(FileNotFoundError, match="run this command from the root of a clone"):

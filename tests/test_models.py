@@ -1,4 +1,5 @@
-"""Tests of sgcourse.models: the true-gradient spike function, the digits SNN, train/evaluate."""
+"""Tests of sgcourse.course.models: the true-gradient spike function, the digits SNN, train and
+evaluate."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import pytest
 import torch
 
 from sgcourse import surrogate
-from sgcourse.datasets import DigitsSplit
-from sgcourse.models import (
+from sgcourse.course.models import (
     DigitsSNN,
     TrainingHistory,
     TrueGradient,
@@ -21,6 +21,7 @@ from sgcourse.models import (
     resolve_spike_fn,
     train,
 )
+from sgcourse.datasets import DigitsSplit
 
 # --- the true-gradient spike function ------------------------------------------------------
 

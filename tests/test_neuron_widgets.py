@@ -1,5 +1,5 @@
-"""Tests of sgcourse.neuron_widgets (the live LIF explorer, driven from the kernel side) and of the
-lesson-03 helpers in sgcourse.bptt."""
+"""Tests of sgcourse.course.widgets.neuron (the live LIF explorer, driven from the kernel side)
+and of the lesson-03 helpers in sgcourse.course.bptt."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import matplotlib
 import pytest
 import torch
 
-from sgcourse import bptt, neuron
-from sgcourse.neuron_widgets import (
+from sgcourse import neuron
+from sgcourse.course import bptt
+from sgcourse.course.widgets.neuron import (
     SLIDER_RANGES,
     NeuronExplorer,
     fixed_input,
@@ -164,7 +165,7 @@ def test_plot_lif_traces_returns_one_panel_per_trace():
     assert len(fig.axes) == 2 and fig.axes[0].get_title().startswith("a:")
 
 
-# --- sgcourse.bptt -------------------------------------------------------------------------------
+# --- sgcourse.course.bptt ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("v_reset", [0.0, None])

@@ -1,4 +1,4 @@
-"""Saved widget state: embedded by sgcourse.notebook_tools, and nbval (strict) still passes."""
+"""Saved widget state: embedded by sgcourse.course.notebook_tools; nbval (strict) still passes."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from sgcourse import notebook_tools
-from sgcourse.notebook_tools import WIDGET_STATE_MIME, WIDGET_VIEW_MIME
+from sgcourse.course import notebook_tools
+from sgcourse.course.notebook_tools import WIDGET_STATE_MIME, WIDGET_VIEW_MIME
 
 try:
     from browser.notebooks import slider_notebook, write_notebook

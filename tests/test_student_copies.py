@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sgcourse.exercises import ExerciseError
-from sgcourse.exercises.student import SOLUTION_TAG, stub_solution_source, student_notebook
+from sgcourse.course.exercises import ExerciseError
+from sgcourse.course.student_copies import SOLUTION_TAG, stub_solution_source, student_notebook
 
 LESSONS = sorted((Path(__file__).resolve().parent.parent / "lessons").glob("[0-9][0-9]_*.ipynb"))
 CHECK_CALL = re.compile(r"\b(lesson\d\d)\.(check_\w+)\((\w+)\)")
@@ -58,7 +58,8 @@ def test_every_check_fails_on_the_stub_and_passes_on_the_solution(path: Path) ->
     assert calls, f"{path.name}: no exercise check is called"
     assert {name for *_, name in calls} <= set(solutions), "a checked function is not a solution"
     for module_name, check_name, function_name in calls:
-        check = getattr(importlib.import_module(f"sgcourse.exercises.{module_name}"), check_name)
+        module = importlib.import_module(f"sgcourse.course.exercises.{module_name}")
+        check = getattr(module, check_name)
         assert check(solutions[function_name]).startswith("Correct")
         with pytest.raises(ExerciseError):
             check(stubs[function_name])

@@ -1,4 +1,4 @@
-"""Tests of sgcourse.widgets: the live surrogate explorer, driven from the kernel side."""
+"""Tests of sgcourse.course.widgets: the live surrogate explorer, driven from the kernel side."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import matplotlib
 import pytest
 
 from sgcourse import surrogate
-from sgcourse.widgets import AlphaExplorer, alpha_explorer, slider_range
+from sgcourse.course.widgets.alpha import AlphaExplorer, alpha_explorer, slider_range
 
 matplotlib.use("Agg")
 
@@ -182,7 +182,7 @@ def test_switching_surrogates_and_back_restores_the_bytes(explorer):
 def test_y_limits_grow_in_coarse_steps():
     import numpy as np
 
-    from sgcourse.widgets import MIN_YLIM, y_limits
+    from sgcourse.course.widgets.render import MIN_YLIM, y_limits
 
     assert y_limits(np.array([0.0, 1.0])) == MIN_YLIM == (-0.1, 1.5)
     assert y_limits(np.array([0.0, 1.25])) == (-0.1, 1.5)  # the seed's alpha = 5 still fits

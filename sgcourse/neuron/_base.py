@@ -84,7 +84,7 @@ class BaseNode(MemoryModule):
     """Checks applied on every assignment (in ``__init__`` and later), so that a hyper-parameter
     can never hold an impossible value; subclasses extend the dict."""
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: float | None = 0.0,
+    def __init__(self, *, v_threshold: float = 1.0, v_reset: float | None = 0.0,
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:

@@ -41,8 +41,9 @@ class CUBALIFNode(BaseNode):
                  v_reset: float | None = 0.0, surrogate_function: SurrogateFn | None = None,
                  detach_reset: bool = False, step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
-                         backend, store_v_seq)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.c_decay, self.v_decay = c_decay, v_decay
         self.register_memory("i", 0.0)
 

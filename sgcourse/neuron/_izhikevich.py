@@ -58,8 +58,9 @@ class IzhikevichNode(BaseNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
-                         backend, store_v_seq)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.tau, self.v_c, self.a0, self.v_rest = tau, v_c, a0, v_rest
         self.tau_w, self.a, self.b = tau_w, a, b
         self.register_memory("w", 0.0)

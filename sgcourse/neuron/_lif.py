@@ -46,11 +46,12 @@ class _LeakyBase(BaseNode):
     hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
         **BaseNode.hyper_parameters, "decay_input": check_bool}
 
-    def __init__(self, decay_input: bool, v_threshold: float, v_reset: float | None,
+    def __init__(self, *, decay_input: bool, v_threshold: float, v_reset: float | None,
                  surrogate_function: SurrogateFn | None, detach_reset: bool, step_mode: str,
                  backend: str | None, store_v_seq: bool) -> None:
-        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
-                         backend, store_v_seq)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.decay_input = decay_input
 
     def decay(self) -> float | torch.Tensor:
@@ -89,8 +90,9 @@ class LIFNode(_LeakyBase):
                  v_reset: float | None = 0.0, surrogate_function: SurrogateFn | None = None,
                  detach_reset: bool = False, step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        super().__init__(decay_input, v_threshold, v_reset, surrogate_function, detach_reset,
-                         step_mode, backend, store_v_seq)
+        super().__init__(decay_input=decay_input, v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.tau = tau
 
     hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
@@ -122,8 +124,9 @@ class ParametricLIFNode(_LeakyBase):
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
         init_tau = check_real("init_tau", init_tau, GREATER_THAN_ONE)
-        super().__init__(decay_input, v_threshold, v_reset, surrogate_function, detach_reset,
-                         step_mode, backend, store_v_seq)
+        super().__init__(decay_input=decay_input, v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
 
     def decay(self) -> torch.Tensor:
@@ -153,8 +156,10 @@ class KLIFNode(LIFNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
-                         detach_reset, step_mode, backend, store_v_seq)
+        super().__init__(tau=tau, decay_input=decay_input, v_threshold=v_threshold,
+                         v_reset=v_reset, surrogate_function=surrogate_function,
+                         detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.scale_reset = scale_reset
         self.k = nn.Parameter(torch.tensor(1.0))
 
@@ -196,8 +201,10 @@ class LIAFNode(LIFNode):
                  store_v_seq: bool = False) -> None:
         if not callable(act):
             raise TypeError(f"act must be a callable activation, got {type(act).__name__}")
-        super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function,
-                         detach_reset, step_mode, backend, store_v_seq)
+        super().__init__(tau=tau, decay_input=decay_input, v_threshold=v_threshold,
+                         v_reset=v_reset, surrogate_function=surrogate_function,
+                         detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.act = act
         self.threshold_related = threshold_related
 

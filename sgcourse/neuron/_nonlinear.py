@@ -43,8 +43,9 @@ class QIFNode(BaseNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
-                         backend, store_v_seq)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.tau, self.v_c, self.a0, self.v_rest = tau, v_c, a0, v_rest
 
     hyper_parameters: ClassVar[dict[str, HyperCheck]] = {
@@ -95,8 +96,9 @@ class EIFNode(BaseNode):
                  surrogate_function: SurrogateFn | None = None, detach_reset: bool = False,
                  step_mode: str = "s", backend: str | None = None,
                  store_v_seq: bool = False) -> None:
-        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
-                         backend, store_v_seq)
+        super().__init__(v_threshold=v_threshold, v_reset=v_reset,
+                         surrogate_function=surrogate_function, detach_reset=detach_reset,
+                         step_mode=step_mode, backend=backend, store_v_seq=store_v_seq)
         self.tau, self.delta_T, self.theta_rh, self.v_rest = tau, delta_T, theta_rh, v_rest
 
     hyper_parameters: ClassVar[dict[str, HyperCheck]] = {

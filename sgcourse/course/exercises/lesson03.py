@@ -17,9 +17,9 @@ Exercise 2 — the reset's factor in BPTT, :math:`\partial V_t / \partial H_t`::
 with :math:`g = \sigma'(H - V_{th})` given, ``v_reset=None`` meaning a soft reset; compared with
 autograd through the reset of a real neuron (:meth:`sgcourse.neuron.LIFNode.neuronal_reset`).
 
-Each check calls the learner's function, raises :class:`~sgcourse.exercises.ExerciseError` with a
-hint when the answer is wrong (or still a ``raise NotImplementedError`` stub), and returns a short
-confirmation otherwise.
+Each check calls the learner's function, raises
+:class:`~sgcourse.course.exercises.ExerciseError` with a hint when the answer is wrong (or still a
+``raise NotImplementedError`` stub), and returns a short confirmation otherwise.
 """
 
 from __future__ import annotations
@@ -27,7 +27,12 @@ from __future__ import annotations
 import torch
 
 from sgcourse import neuron
-from sgcourse.exercises import ExerciseError, call_learner, require_callable, require_tensor_like
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_tensor_like,
+)
 
 __all__ = ["check_lif_step", "check_reset_factor"]
 

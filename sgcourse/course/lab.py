@@ -23,7 +23,7 @@ def find_lessons(cwd: Path | None = None) -> Path:
 
     Raises :class:`FileNotFoundError` saying where it looked when neither has numbered lessons.
     """
-    beside_package = Path(__file__).resolve().parent.parent / "lessons"
+    beside_package = Path(__file__).resolve().parents[2] / "lessons"
     candidates = [(cwd or Path.cwd()) / "lessons", beside_package]
     for folder in candidates:
         if sorted(folder.glob("[0-9][0-9]_*.ipynb")):

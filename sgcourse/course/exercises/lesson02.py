@@ -17,9 +17,9 @@ for the surrogates in :data:`PEAK_SURROGATES`, all of which peak at the threshol
 (:math:`\sigma'(0) = \alpha/4` for Sigmoid, :math:`\alpha/2` for ATan, PiecewiseExp and SoftSign,
 :math:`\alpha/\sqrt\pi` for Erf).
 
-Each check calls the learner's function, raises :class:`~sgcourse.exercises.ExerciseError` with a
-hint when the answer is wrong (or still a ``raise NotImplementedError`` stub), and returns a short
-confirmation otherwise.
+Each check calls the learner's function, raises
+:class:`~sgcourse.course.exercises.ExerciseError` with a hint when the answer is wrong (or still a
+``raise NotImplementedError`` stub), and returns a short confirmation otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ import torch
 
 from sgcourse import surrogate
 from sgcourse._checks import POSITIVE, check_real
-from sgcourse.exercises import ExerciseError, call_learner, require_callable, require_tensor_like
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_tensor_like,
+)
 
 __all__ = [
     "PEAK_SURROGATES",

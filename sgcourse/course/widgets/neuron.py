@@ -12,11 +12,12 @@ potential :math:`V[t]` (``v_seq``). :math:`H` is not stored by the neuron; it is
 
 :func:`neuron_explorer` shows these traces and redraws them while sliders for :math:`\tau`,
 :math:`V_{th}` and the input amplitude are dragged, or the reset is switched between hard and
-soft. It draws like :func:`sgcourse.widgets.alpha_explorer`, with the same renderer
-(:class:`sgcourse.widgets.BlittedFigure`, blitting over a cached background) and the same
-coarse y-ranges (:func:`sgcourse.widgets.y_limits`): one persistent matplotlib figure, rendered to
-PNG bytes on each change and assigned to an ``ipywidgets.Image``. It needs only ipywidgets,
-adds no cell outputs (strict ``nbval`` passes), and the same state always gives the same bytes.
+soft. It draws like :func:`sgcourse.course.widgets.alpha_explorer`, with the same renderer
+(:class:`~sgcourse.course.widgets.render.BlittedFigure`, blitting over a cached background) and
+the same coarse y-ranges (:func:`~sgcourse.course.widgets.render.y_limits`): one persistent
+matplotlib figure, rendered to PNG bytes on each change and assigned to an
+``ipywidgets.Image``. It needs only ipywidgets, adds no cell outputs (strict ``nbval`` passes),
+and the same state always gives the same bytes.
 
 ``import sgcourse`` does not import this module; matplotlib is imported when an explorer is built.
 """
@@ -32,8 +33,8 @@ import numpy as np
 import torch
 
 from sgcourse._checks import POSITIVE, check_int, check_real
+from sgcourse.course.widgets.render import BlittedFigure, y_limits
 from sgcourse.neuron import LIFNode
-from sgcourse.widgets import BlittedFigure, y_limits
 
 __all__ = ["INPUTS", "RESETS", "NeuronExplorer", "fixed_input", "lif_trace", "neuron_explorer",
            "plot_lif_traces"]

@@ -1,6 +1,6 @@
 """Automatic checks for the lessons' exercises.
 
-Each lesson has a module ``sgcourse.exercises.lessonNN`` whose ``check_*`` functions take the
+Each lesson has a module ``sgcourse.course.exercises.lessonNN`` whose ``check_*`` functions take the
 learner's answer, raise :class:`ExerciseError` with a helpful hint when it is wrong, and return a
 short confirmation string when it is right.
 """

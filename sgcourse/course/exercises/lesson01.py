@@ -18,7 +18,7 @@ the lesson applies it to the hidden weight gradient of a true-gradient network (
 surrogate-gradient network.
 
 Each check calls the learner's function on prepared inputs, raises
-:class:`~sgcourse.exercises.ExerciseError` with a hint when the answer is wrong (or still a
+:class:`~sgcourse.course.exercises.ExerciseError` with a hint when the answer is wrong (or still a
 ``raise NotImplementedError`` stub), and returns a short confirmation otherwise.
 """
 
@@ -29,7 +29,12 @@ import numbers
 
 import torch
 
-from sgcourse.exercises import ExerciseError, call_learner, require_callable, require_tensor_like
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_tensor_like,
+)
 
 __all__ = ["check_fire", "check_nonzero_fraction"]
 

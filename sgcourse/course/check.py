@@ -179,7 +179,7 @@ def check_sgcourse(report: Report) -> None:
     except Exception as error:  # pragma: no cover - we are running from inside sgcourse
         report.add(Item("sgcourse", "broken", str(error), True, _pip("-e", ".[lessons]")))
         return
-    location = Path(__file__).resolve().parent
+    location = Path(__file__).resolve().parents[1]
     report.add(Item("sgcourse", "ok", f"{__version__} ({location})"))
 
 
