@@ -42,11 +42,21 @@ def stub_solution_source(source: str) -> str:
         indent = " " * keep[0].col_offset
         if first == function.lineno - 1:  # one-line body on the def line: `def f(): return 1`
             raise ValueError(f"put the body of {function.name!r} on its own lines")
+        # nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION` around the answer go with it
+        while first > function.lineno and _is_marker(lines[first - 1], "BEGIN"):
+            first -= 1
+        while last < len(lines) and _is_marker(lines[last], "END"):
+            last += 1
         stub = [indent + line for line in STUB_BODY.splitlines()]
         lines[first:last] = stub
     while lines and lines[0].lstrip().startswith("#"):  # the solution's own comments go
         lines.pop(0)
     return "\n".join([STUDENT_HEADER, *lines])
+
+
+def _is_marker(line: str, which: str) -> bool:
+    """Whether ``line`` is nbgrader's ``### BEGIN SOLUTION`` (``which='BEGIN'``) or END marker."""
+    return line.strip().upper() == f"### {which} SOLUTION"
 
 
 def student_notebook(notebook: dict) -> dict:
