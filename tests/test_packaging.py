@@ -31,7 +31,7 @@ PROJECT = canonicalize_name(PYPROJECT["project"]["name"])
 CONDA_TO_PIP = {"pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
 # conda entries that are the environment itself, not project dependencies
 CONDA_ONLY = {"python", "pip"}
-ENV_EXTRAS = ("lessons", "test", "dev")  # what the conda environment installs
+ENV_EXTRAS = ("lessons", "classroom", "test", "dev")  # what the conda environment installs
 
 
 def _expand(requirements: list[str], extras: dict[str, list[str]],
