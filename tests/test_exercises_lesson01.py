@@ -56,9 +56,9 @@ def test_check_fire_accepts_correct_answers() -> None:
     (lambda v, th: v >= th, "booleans"),
     (lambda v, th: (v < th).to(v.dtype), "reversed"),
     (lambda v, th: (v >= 1.0).to(v.dtype), "v_threshold argument"),
-    (lambda v, th: (v >= 0).to(v.dtype), "not v with 0"),
+    (lambda v, th: (v >= 0).to(v.dtype), "not h with 0"),
     (lambda v, th: torch.sigmoid(4 * (v - th)), "0.0 or 1.0"),
-    (lambda v, th: (v >= th).float(), "dtype of v"),
+    (lambda v, th: (v >= th).float(), "dtype of h"),
     (lambda v, th: (v >= th).to(v.dtype)[:1], "shape"),
     (lambda v, th: ((v >= th).to(v.dtype)).tolist(), "torch.Tensor"),
     (lambda v, th: v.sub_(th).ge_(0), "in place"),
@@ -68,6 +68,12 @@ def test_check_fire_accepts_correct_answers() -> None:
 def test_check_fire_names_the_mistake(fire: Callable, hint: str) -> None:
     with pytest.raises(ExerciseError, match=hint):
         lesson01.check_fire(fire)
+
+
+def test_check_fire_messages_name_the_argument_h() -> None:
+    """The lesson calls the potential H (h in code): the messages say h, not v."""
+    with pytest.raises(ExerciseError, match=r"fire\(h, v_threshold=1\) with h = "):
+        lesson01.check_fire(lambda h, th: (h > th).to(h.dtype))
 
 
 def test_check_fire_needs_a_function() -> None:
@@ -81,7 +87,10 @@ def test_check_fire_needs_a_function() -> None:
 def test_check_nonzero_fraction_accepts_correct_answers() -> None:
     for fraction in (lambda g: (g != 0).sum().item() / g.numel(),
                      lambda g: (g != 0).double().mean(),  # a one-element tensor is fine
-                     lambda g: torch.count_nonzero(g).item() / g.numel()):
+                     lambda g: torch.count_nonzero(g).item() / g.numel(),
+                     lambda g: (g != 0).sum() / g.numel(),  # a 0-dim tensor
+                     lambda g: torch.count_nonzero(g).float() / g.numel(),  # float32 for float64
+                     lambda g: (g != 0).double().mean().requires_grad_()):
         assert lesson01.check_nonzero_fraction(fraction).startswith("Correct")
 
 

@@ -36,6 +36,13 @@ def test_sigmoid_derivative_in_float32_passes():
     assert check_sigmoid_derivative(lambda x, a: sigmoid_derivative(x.float(), a))
 
 
+def test_sigmoid_derivative_accepts_other_correct_forms():
+    for answer in (lambda x, a: a * torch.exp(-a * x) / (1 + torch.exp(-a * x)) ** 2,
+                   lambda x, a: surrogate.Sigmoid(alpha=a).derivative(x),
+                   lambda x, a: sigmoid_derivative(x, a).requires_grad_()):
+        assert check_sigmoid_derivative(answer).startswith("Correct")
+
+
 def test_sigmoid_derivative_stub_fails_with_a_hint():
     with pytest.raises(ExerciseError, match="NotImplementedError"):
         check_sigmoid_derivative(sigmoid_derivative_stub)
@@ -85,6 +92,31 @@ def test_alpha_for_peak_solution_passes_and_reports_the_defaults():
     message = check_alpha_for_peak(alpha_for_peak)
     assert message.startswith("Correct")
     assert "Erf 1.772" in message
+
+
+@pytest.mark.parametrize("answer", [
+    lambda name, peak: torch.tensor(peak / PEAK_PER_ALPHA[name]),  # a 0-dim tensor
+    lambda name, peak: torch.tensor([peak / PEAK_PER_ALPHA[name]]),  # a one-element tensor
+    lambda name, peak: peak / surrogate.get(name, alpha=1.0).derivative(torch.zeros(1)),
+    lambda name, peak: peak / surrogate.get(name, alpha=1.0).derivative(torch.zeros(())),
+    lambda name, peak: int(4 * peak) if name == "sigmoid" and peak >= 1 else alpha_for_peak(
+        name, peak),  # an int where the answer is whole
+])
+def test_alpha_for_peak_accepts_numbers_and_one_element_tensors(answer):
+    message = check_alpha_for_peak(answer)
+    assert message.startswith("Correct") and "Sigmoid 4" in message and "ATan 2" in message
+
+
+def test_alpha_for_peak_calls_the_learner_only_through_the_guarded_call():
+    """Every call is one of the checked cases (5 surrogates x 3 peaks), none for the message."""
+    calls = []
+
+    def counting(name, peak):
+        calls.append((name, peak))
+        return alpha_for_peak(name, peak)
+
+    check_alpha_for_peak(counting)
+    assert len(calls) == len(set(calls)) == 15
 
 
 def test_alphas_for_peak_one_are_the_library_defaults():

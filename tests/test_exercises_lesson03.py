@@ -52,6 +52,38 @@ def test_check_lif_step_accepts_correct_answers() -> None:
         assert lesson03.check_lif_step(answer).startswith("Correct")
 
 
+def lif_step_in_float32(x, v, tau, v_threshold, v_reset):
+    """A correct step computed in float32 (a learner who wrote x.float() or torch.tensor(...))."""
+    return lif_step(x.float(), v.float(), tau, v_threshold, v_reset)
+
+
+def lif_step_with_integer_spikes(x, v, tau, v_threshold, v_reset):
+    h = v + (x - (v - v_reset)) / tau
+    spike = torch.where(h >= v_threshold, 1, 0)
+    return spike, spike * v_reset + (1 - spike) * h
+
+
+def test_check_lif_step_accepts_other_dtypes_of_a_correct_answer() -> None:
+    for answer in (lif_step_in_float32, lif_step_with_integer_spikes):
+        assert lesson03.check_lif_step(answer).startswith("Correct")
+
+
+def test_a_float32_answer_with_a_wrong_charge_is_still_named() -> None:
+    def no_leak_float32(x, v, tau, v_threshold, v_reset):
+        h = (v + x).float()
+        spike = (h >= v_threshold).to(h.dtype)
+        return spike, spike * v_reset + (1 - spike) * h
+
+    with pytest.raises(ExerciseError, match="leak and the 1/τ are missing"):
+        lesson03.check_lif_step(no_leak_float32)
+
+
+def test_integer_potentials_are_a_dtype_message() -> None:
+    with pytest.raises(ExerciseError, match="floating-point potentials"):
+        lesson03.check_lif_step(lambda x, v, tau, th, vr: (
+            lif_step(x, v, tau, th, vr)[0], lif_step(x, v, tau, th, vr)[1].round().long()))
+
+
 def _charge(x, v, tau, v_reset):
     return v + (x - (v - v_reset)) / tau
 
@@ -112,6 +144,17 @@ def test_check_reset_factor_accepts_correct_answers() -> None:
         assert lesson03.check_reset_factor(answer).startswith("Correct")
 
 
+def reset_factor_scalar_when_constant(h, g, v_threshold, v_reset, detach_reset):
+    """Returns a 0-dim tensor where the factor is the same for every entry."""
+    if v_reset is None and detach_reset:
+        return torch.tensor(1.0)
+    return reset_factor(h, g, v_threshold, v_reset, detach_reset).float()  # float32 too
+
+
+def test_check_reset_factor_accepts_a_scalar_and_float32() -> None:
+    assert lesson03.check_reset_factor(reset_factor_scalar_when_constant).startswith("Correct")
+
+
 def test_the_expected_factor_is_the_table_of_the_lesson() -> None:
     """The check's reference (autograd through LIFNode's reset) equals the BPTT table."""
     h = torch.linspace(-1.0, 3.0, 41, dtype=torch.float64)
@@ -152,6 +195,7 @@ def _swapped(h, g, th, vr, detach):
     (lambda h, g, th, vr, detach: torch.zeros(2), "shape of h"),
     (lambda h, g, th, vr, detach: "1 - S", "torch.Tensor"),
     (lambda h, g, th, vr, detach: 0.5, "expected"),
+    (lambda h, g, th, vr, detach: torch.tensor(True), "real numbers"),
     (stub, "NotImplementedError"),
     (None, "pass your function itself"),
 ])

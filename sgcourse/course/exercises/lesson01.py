@@ -2,11 +2,12 @@ r"""Checks for the exercises of lesson 01 (the Heaviside step and the dead gradi
 
 Exercise 1 — the spike as a Heaviside step of the membrane potential::
 
-    def fire(v: torch.Tensor, v_threshold: float) -> torch.Tensor: ...
+    def fire(h: torch.Tensor, v_threshold: float) -> torch.Tensor: ...
     check_fire(fire)
 
-must return :math:`S = \Theta(v - v_{th})` with :math:`\Theta(x) = 1` for :math:`x \ge 0` and 0
-otherwise: a float tensor (the dtype of ``v``) of 0s and 1s, with a spike exactly at threshold.
+must return :math:`S = \Theta(H - V_{th})` with :math:`\Theta(x) = 1` for :math:`x \ge 0` and 0
+otherwise, for the charged membrane potential :math:`H` (``h``): a float tensor (the dtype of
+``h``) of 0s and 1s, with a spike exactly at threshold.
 
 Exercise 2 — measure how much of a gradient is alive::
 
@@ -39,7 +40,7 @@ from sgcourse.course.exercises import (
 __all__ = ["check_fire", "check_nonzero_fraction"]
 
 
-# --- exercise 1: S = Θ(v − v_th) -------------------------------------------------------------
+# --- exercise 1: S = Θ(H − V_th) -------------------------------------------------------------
 
 _FIRE_CASES: tuple[tuple[tuple[float, ...], float, torch.dtype], ...] = (
     ((-1.0, 0.0, 0.5, 0.999, 1.0, 1.001, 3.0), 1.0, torch.float32),
@@ -49,51 +50,51 @@ _FIRE_CASES: tuple[tuple[tuple[float, ...], float, torch.dtype], ...] = (
 
 
 def check_fire(fn: object) -> str:
-    r"""Check ``fn(v, v_threshold)`` against :math:`\Theta(v - v_{th})` (1 where v ≥ v_th, else 0).
+    r"""Check ``fn(h, v_threshold)`` against :math:`\Theta(H - V_{th})` (1 where H ≥ V_th, else 0).
 
-    ``fn`` is called on float32 and float64 potentials with thresholds 1, 0.5 and −1, including
-    potentials exactly at threshold. It must return a tensor of the shape and dtype of ``v``.
-    Specific hints for the usual mistakes: a boolean result, ``>`` instead of ``>=`` (no spike at
-    threshold), the comparison reversed, a fixed threshold of 1, ``v`` modified in place.
+    ``fn`` is called on float32 and float64 potentials ``h`` with thresholds 1, 0.5 and −1,
+    including potentials exactly at threshold. It must return a tensor of the shape and dtype of
+    ``h``. Specific hints for the usual mistakes: a boolean result, ``>`` instead of ``>=`` (no
+    spike at threshold), the comparison reversed, a fixed threshold of 1, ``h`` modified in place.
     """
     fn = require_callable(fn, "check_fire", "fire")
     for values, threshold, dtype in _FIRE_CASES:
-        v = torch.tensor(values, dtype=dtype)
-        v_before = v.clone()
-        label = f"fire(v, v_threshold={threshold:g}) with v = {list(values)}"
-        got = call_learner(fn, label, v, threshold)
-        if not torch.equal(v, v_before):
-            raise ExerciseError(f"{label} changed v in place; compute the spikes without "
+        h = torch.tensor(values, dtype=dtype)
+        h_before = h.clone()
+        label = f"fire(h, v_threshold={threshold:g}) with h = {list(values)}"
+        got = call_learner(fn, label, h, threshold)
+        if not torch.equal(h, h_before):
+            raise ExerciseError(f"{label} changed h in place; compute the spikes without "
                                 f"modifying the membrane potential.")
-        got = require_tensor_like(got, label, v, "v")
+        got = require_tensor_like(got, label, h, "h")
         if got.dtype == torch.bool:
             raise ExerciseError(f"{label} returned booleans: spikes are numbers (they are "
-                                f"multiplied by weights), so convert with .to(v.dtype).")
-        if got.dtype != v.dtype:
-            raise ExerciseError(f"{label} must keep the dtype of v ({v.dtype}), got {got.dtype}")
-        expected = (v >= threshold).to(dtype)
+                                f"multiplied by weights), so convert with .to(h.dtype).")
+        if got.dtype != h.dtype:
+            raise ExerciseError(f"{label} must keep the dtype of h ({h.dtype}), got {got.dtype}")
+        expected = (h >= threshold).to(dtype)
         if torch.equal(got, expected):
             continue
         raise ExerciseError(f"{label} returned {got.tolist()}, expected {expected.tolist()}: "
-                            f"{_fire_hint(got, v, threshold)}")
-    return ("Correct: S = Θ(v − v_th) is 1 where v ≥ v_th (a neuron exactly at threshold fires) "
-            "and 0 elsewhere, with the dtype of v.")
+                            f"{_fire_hint(got, h, threshold)}")
+    return ("Correct: S = Θ(H − V_th) is 1 where H ≥ V_th (a neuron exactly at threshold fires) "
+            "and 0 elsewhere, with the dtype of h.")
 
 
-def _fire_hint(got: torch.Tensor, v: torch.Tensor, threshold: float) -> str:
+def _fire_hint(got: torch.Tensor, h: torch.Tensor, threshold: float) -> str:
     """Name the likely mistake behind a wrong spike tensor."""
-    if torch.equal(got, (v > threshold).to(got.dtype)):
-        return ("at v == v_th the neuron must fire, because Θ(0) = 1: use >= instead of >.")
-    if torch.equal(got, (v < threshold).to(got.dtype)) or torch.equal(
-            got, (v <= threshold).to(got.dtype)):
-        return "the comparison is reversed: a neuron fires when v is at or ABOVE the threshold."
-    if torch.equal(got, (v >= 1.0).to(got.dtype)):
+    if torch.equal(got, (h > threshold).to(got.dtype)):
+        return ("at h == v_threshold the neuron must fire, because Θ(0) = 1: use >= instead of >.")
+    if torch.equal(got, (h < threshold).to(got.dtype)) or torch.equal(
+            got, (h <= threshold).to(got.dtype)):
+        return "the comparison is reversed: a neuron fires when h is at or ABOVE the threshold."
+    if torch.equal(got, (h >= 1.0).to(got.dtype)):
         return "use the v_threshold argument instead of a fixed threshold of 1."
-    if torch.equal(got, (v >= 0.0).to(got.dtype)):
-        return "compare v − v_threshold with 0 (or v with v_threshold), not v with 0."
+    if torch.equal(got, (h >= 0.0).to(got.dtype)):
+        return "compare h − v_threshold with 0 (or h with v_threshold), not h with 0."
     if not torch.all((got == 0) | (got == 1)):
         return "spikes are all-or-none: every entry must be exactly 0.0 or 1.0."
-    return "Θ(x) = 1 for x ≥ 0 and 0 for x < 0, applied to x = v − v_th."
+    return "Θ(x) = 1 for x ≥ 0 and 0 for x < 0, applied to x = h − v_threshold."
 
 
 # --- exercise 2: share of non-zero gradient entries -----------------------------------------

@@ -112,9 +112,11 @@ def check_alpha_for_peak(fn: object) -> str:
 
     Tried for every surrogate of :data:`PEAK_SURROGATES` and peaks 0.5, 1 and 2; the peak of
     ``surrogate.get(name, alpha=answer)`` is measured at the threshold :math:`x = 0` and must match
-    to a relative 1e-6.
+    to a relative 1e-6. The answer may be a Python number or a one-element tensor; the learner's
+    function is called only through :func:`~sgcourse.course.exercises.call_learner`.
     """
     fn = require_callable(fn, "check_alpha_for_peak", "alpha_for_peak")
+    for_peak_one: dict[str, float] = {}
     for name, formula in PEAK_SURROGATES.items():
         class_name = surrogate.spec(name).class_name
         for peak in _PEAKS:
@@ -131,7 +133,8 @@ def check_alpha_for_peak(fn: object) -> str:
                     f"{label} returned alpha = {alpha:.6g}, which gives {class_name} a peak "
                     f"σ′(0) = {got:.6g}, not {peak:g}. For {class_name}, σ′(0) = {formula}: "
                     f"solve {formula} = peak for α.")
-    defaults = ", ".join(f"{surrogate.spec(name).class_name} {fn(name, 1.0):.4g}"
-                         for name in PEAK_SURROGATES)
+            if peak == 1.0:
+                for_peak_one[class_name] = alpha
+    defaults = ", ".join(f"{class_name} {alpha:.4g}" for class_name, alpha in for_peak_one.items())
     return (f"Correct for {len(PEAK_SURROGATES)} surrogates and peaks 0.5, 1, 2. The alphas for "
             f"peak 1 ({defaults}) are sgcourse's defaults.")

@@ -56,15 +56,25 @@ def _reference_step(x: torch.Tensor, v: torch.Tensor, tau: float, v_threshold: f
     return spike, node.v
 
 
+def _tolerance(dtype: torch.dtype) -> float:
+    """Absolute tolerance for an answer computed in ``dtype`` on the checks' O(1) potentials.
+
+    1e-6, or 16 machine epsilons of a lower precision: an answer that went through float32
+    somewhere (``int_tensor * 0.2`` is float32, ``.float()``) is accepted rather than blamed on its
+    formula; the mistakes the hints name change the potentials by 0.01 or more.
+    """
+    return max(1e-6, 16 * torch.finfo(dtype).eps)
+
+
 def check_lif_step(fn: object) -> str:
     r"""Check ``fn(x, v, tau, v_threshold, v_reset)`` -> ``(spike, v_next)``, hard reset.
 
     ``fn`` is called on float64 tensors for three settings of τ, :math:`V_{th}` and
     :math:`V_{reset}` (one input lands exactly on the threshold) and compared with one step of
     ``LIFNode(tau, v_threshold=..., v_reset=..., step_mode='s')`` started at ``v`` (tolerance
-    1e-9). Hints for the usual mistakes: no leak, the input not divided by τ, ``>`` instead of
-    ``>=``, no reset, a soft reset, returning :math:`H` instead of the reset :math:`V`, spikes as
-    booleans, ``v`` changed in place.
+    1e-6, a few roundings for a float16 answer). Hints for the usual mistakes: no
+    leak, the input not divided by τ, ``>`` instead of ``>=``, no reset, a soft reset, returning
+    :math:`H` instead of the reset :math:`V`, spikes as booleans, ``v`` changed in place.
     """
     fn = require_callable(fn, "check_lif_step", "lif_step")
     for xs, vs, tau, v_threshold, v_reset in _STEP_CASES:
@@ -87,28 +97,32 @@ def check_lif_step(fn: object) -> str:
         if spike.dtype == torch.bool:
             raise ExerciseError(f"{label} returned boolean spikes: convert them with "
                                 f".to(h.dtype), they are numbers that multiply weights.")
+        if not v_next.is_floating_point():
+            raise ExerciseError(f"{label}: v_next must hold floating-point potentials (the dtype "
+                                f"of v), got {v_next.dtype}")
+        tol = _tolerance(v_next.dtype)
         want_spike, want_v = _reference_step(x, v, tau, v_threshold, v_reset)
         spike = spike.detach().to(torch.float64)
         v_next = v_next.detach().to(torch.float64)
-        if torch.equal(spike, want_spike) and torch.allclose(v_next, want_v, rtol=0, atol=1e-9):
+        if torch.equal(spike, want_spike) and torch.allclose(v_next, want_v, rtol=0, atol=tol):
             continue
         raise ExerciseError(f"{label} returned spike={spike.tolist()}, v_next="
                             f"{[round(value, 6) for value in v_next.tolist()]}; expected spike="
                             f"{want_spike.tolist()}, v_next="
                             f"{[round(value, 6) for value in want_v.tolist()]}: "
-                            f"{_step_hint(spike, v_next, x, v, tau, v_threshold, v_reset)}")
+                            f"{_step_hint(spike, v_next, x, v, tau, v_threshold, v_reset, tol)}")
     return ("Correct: H = V + (X − (V − V_reset))/τ, S = Θ(H − V_th), V' = S·V_reset + (1 − S)·H "
             "agrees with LIFNode step by step.")
 
 
 def _step_hint(spike: torch.Tensor, v_next: torch.Tensor, x: torch.Tensor, v: torch.Tensor,
-               tau: float, v_threshold: float, v_reset: float) -> str:
-    """Name the likely mistake behind a wrong LIF step."""
+               tau: float, v_threshold: float, v_reset: float, tol: float) -> str:
+    """Name the likely mistake behind a wrong LIF step (``tol``: the answer's tolerance)."""
     h = v + (x - (v - v_reset)) / tau
     s = (h >= v_threshold).to(h.dtype)
 
     def close(a: torch.Tensor, b: torch.Tensor) -> bool:
-        return torch.allclose(a, b, rtol=0, atol=1e-9)
+        return torch.allclose(a, b, rtol=0, atol=tol)
 
     if not torch.all((spike == 0) | (spike == 1)):
         return "spikes are all-or-none: every entry must be exactly 0.0 or 1.0."
@@ -162,7 +176,7 @@ def check_reset_factor(fn: object) -> str:
 
     ``h`` holds charged potentials below, at and above the threshold, ``g`` the surrogate
     derivative :math:`\sigma'(h - V_{th})`; ``v_reset=None`` is a soft reset. The answer is
-    compared (tolerance 1e-9) with autograd through ``LIFNode.neuronal_reset`` for hard and soft
+    compared (tolerance 1e-6) with autograd through ``LIFNode.neuronal_reset`` for hard and soft
     resets, with and without ``detach_reset``. Hints name the usual mistakes: ignoring
     ``detach_reset``, forgetting the surrogate term, the sign of :math:`(V_r - H)`, the soft and
     hard formulas swapped.
@@ -174,24 +188,34 @@ def check_reset_factor(fn: object) -> str:
         label = (f"reset_factor(h, g, v_threshold={v_threshold:g}, v_reset={v_reset}, "
                  f"detach_reset={detach_reset})")
         got = call_learner(fn, label, h.clone(), g.clone(), v_threshold, v_reset, detach_reset)
-        if not isinstance(got, torch.Tensor):
-            if isinstance(got, int | float) and not isinstance(got, bool):
-                got = torch.full_like(h, float(got))
-        got = require_tensor_like(got, label, h, "h")
+        got = _as_factor_tensor(got, label, h)
+        tol = _tolerance(got.dtype if got.is_floating_point() else torch.float64)
         got = got.detach().to(torch.float64)
         expected = _reset_factor_by_autograd(h, g, v_threshold, v_reset, detach_reset)
-        if torch.allclose(got, expected, rtol=0, atol=1e-9):
+        if torch.allclose(got, expected, rtol=0, atol=tol):
             continue
         raise ExerciseError(f"{label} returned {[round(v, 4) for v in got.tolist()]}, expected "
                             f"{[round(v, 4) for v in expected.tolist()]}: "
-                            f"{_reset_hint(got, h, g, v_threshold, v_reset, detach_reset)}")
+                            f"{_reset_hint(got, h, g, v_threshold, v_reset, detach_reset, tol)}")
     return ("Correct: ∂V/∂H is 1 − S + (V_r − H)·g (hard) or 1 − V_th·g (soft); detach_reset "
             "drops the g terms, leaving 1 − S (hard) or 1 (soft).")
 
 
+def _as_factor_tensor(got: object, label: str, h: torch.Tensor) -> torch.Tensor:
+    """The learner's factor as a tensor of ``h``'s shape: a number or a one-element tensor (the
+    same factor for every entry, e.g. 1 for a soft reset with ``detach_reset``) is broadcast."""
+    if isinstance(got, int | float) and not isinstance(got, bool):
+        return torch.full_like(h, float(got))
+    if isinstance(got, torch.Tensor) and got.dim() == 0:
+        if got.dtype == torch.bool or got.is_complex():
+            raise ExerciseError(f"{label} must return real numbers, got a {got.dtype} tensor")
+        return got.detach().to(torch.float64).expand_as(h)
+    return require_tensor_like(got, label, h, "h")
+
+
 def _reset_hint(got: torch.Tensor, h: torch.Tensor, g: torch.Tensor, v_threshold: float,
-                v_reset: float | None, detach_reset: bool) -> str:
-    """Name the likely mistake behind a wrong reset factor."""
+                v_reset: float | None, detach_reset: bool, tol: float) -> str:
+    """Name the likely mistake behind a wrong reset factor (``tol``: the answer's tolerance)."""
     s = (h >= v_threshold).to(h.dtype)
     hard = v_reset is not None
     v_r = v_reset if hard else 0.0
@@ -202,7 +226,7 @@ def _reset_hint(got: torch.Tensor, h: torch.Tensor, g: torch.Tensor, v_threshold
     }
 
     def matches(key: str) -> bool:
-        return torch.allclose(got, candidates[key], rtol=0, atol=1e-9)
+        return torch.allclose(got, candidates[key], rtol=0, atol=tol)
 
     kind = "hard" if hard else "soft"
     if detach_reset and matches(f"{kind}_full"):
