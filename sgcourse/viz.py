@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from matplotlib.lines import Line2D
 
 __all__ = [
+    "GALLERY_XLABEL",
+    "GALLERY_YLABEL",
     "chain_gradient",
     "check_x_range",
     "describe",
@@ -231,14 +233,21 @@ def plot_surrogate(sg: object = "sigmoid", x_range: Sequence[float] = (-3.0, 3.0
     return fig
 
 
+GALLERY_XLABEL = r"$x = H - V_{\mathrm{th}}$ (membrane potential minus threshold)"
+GALLERY_YLABEL = r"$\sigma(x)$ and $\sigma'(x)$ (dimensionless)"
+
+
 def plot_gallery(names: Sequence[str] | None = None, x_range: Sequence[float] = (-3.0, 3.0),
                  ncols: int = 4, panel_size: Sequence[float] = (3.2, 2.4),
-                 num: int = 401) -> Figure:
+                 num: int = 401,
+                 title: str = "Surrogates at their defaults: the shape of σ′ differs, "
+                              "its peak is 1") -> Figure:
     r"""A grid with one panel per surrogate (defaults): :math:`\sigma` and :math:`\sigma'`.
 
     ``names`` defaults to every registered surrogate (``surrogate.available()``); each panel's
     title is the class name. Unused cells of the grid are removed, so the figure has exactly
-    ``len(names)`` axes. One legend for the figure.
+    ``len(names)`` axes. One legend, one x label (:data:`GALLERY_XLABEL`) and one y label
+    (:data:`GALLERY_YLABEL`) for the figure, whose title is ``title``.
     """
     if names is None:
         names = _surrogate.available()
@@ -252,17 +261,23 @@ def plot_gallery(names: Sequence[str] | None = None, x_range: Sequence[float] = 
     width = check_real("panel_size[0]", panel_size[0], POSITIVE)
     height = check_real("panel_size[1]", panel_size[1], POSITIVE)
     check_x_range(x_range)
+    if not isinstance(title, str):
+        raise TypeError(f"title must be a str, got {type(title).__name__}")
 
     import matplotlib.pyplot as plt
 
     ncols = min(ncols, len(modules))
     nrows = math.ceil(len(modules) / ncols)
-    fig_width, fig_height = width * ncols, height * nrows + 0.4  # 0.4 inch for the legend
+    # 0.7 inch for the x label and the legend, 0.35 for the title
+    fig_width, fig_height = width * ncols + 0.3, height * nrows + 1.05
     fig, axes = plt.subplots(nrows, ncols, figsize=(fig_width, fig_height), squeeze=False)
     # Fixed margins in inches: a layout engine would cost several extra draws of 18 panels.
-    fig.subplots_adjust(left=0.4 / fig_width, right=1 - 0.1 / fig_width,
-                        bottom=0.75 / fig_height, top=1 - 0.3 / fig_height,
+    fig.subplots_adjust(left=0.7 / fig_width, right=1 - 0.1 / fig_width,
+                        bottom=1.05 / fig_height, top=1 - 0.65 / fig_height,
                         hspace=0.55, wspace=0.3)
+    fig.supxlabel(GALLERY_XLABEL, y=0.45 / fig_height, va="center")
+    fig.supylabel(GALLERY_YLABEL, x=0.15 / fig_width, ha="center")
+    fig.suptitle(title, y=1 - 0.2 / fig_height, va="center")
     flat = list(axes.flat)
     for ax, sg in zip(flat, modules, strict=False):
         lines = draw_surrogate(ax, sg, x_range, num, heaviside=False, legend=False)

@@ -81,6 +81,9 @@ def test_plot_gallery_has_one_panel_per_surrogate():
         np.testing.assert_allclose(primitive.get_ydata(),
                                    surrogate.get(name).primitive(x).numpy())
     assert len(fig.legends) == 1
+    assert fig.get_supxlabel() == viz.GALLERY_XLABEL and "threshold" in viz.GALLERY_XLABEL
+    assert fig.get_supylabel() == viz.GALLERY_YLABEL and "sigma'" in viz.GALLERY_YLABEL
+    assert fig.get_suptitle().startswith("Surrogates at their defaults")
 
 
 def test_plot_gallery_subset_and_columns():
@@ -105,6 +108,7 @@ def test_plot_gallery_subset_and_columns():
     (lambda: viz.plot_gallery(panel_size=(0, 2)), ValueError, "panel_size[0]"),
     (lambda: viz.plot_gallery(panel_size=3), TypeError, "panel_size"),
     (lambda: viz.plot_gallery(x_range=(2, 2)), ValueError, "x_range"),
+    (lambda: viz.plot_gallery(title=None), TypeError, "title"),
     (lambda: viz.plot_gradient_products(peaks=(1.0, -2.0)), ValueError, "peaks[1]"),
     (lambda: viz.plot_gradient_products(max_depth=0), ValueError, "max_depth"),
 ])
