@@ -15,7 +15,7 @@ Two APIs, like ``torch.nn`` and ``torch.nn.functional``::
 Every surrogate is declared once (:mod:`sgcourse.surrogate._family`); its Function, functional,
 Module and registry entry are derived from that declaration. ``available()`` lists the names,
 ``get(name, **hparams)`` builds one, ``spec(name)`` returns the declaration and ``surrogate_id``
-the integer id that fused kernels use.
+the integer id that fused kernels use. ``register(declaration)`` adds a surrogate of your own.
 
 **Defaults make the peak of σ′ equal to 1**, so that a product of surrogate gradients over layers
 or time steps neither vanishes nor explodes because of the surrogate's scale. SpikingJelly breaks
@@ -96,6 +96,44 @@ def get(name: str, **hparams: Any) -> Surrogate:
     return _MODULES[_canonical(name)](**hparams)
 
 
+def register(declaration: SurrogateSpec) -> type[Surrogate]:
+    """Add a surrogate of your own to the registry and return its ``nn.Module`` class.
+
+    Its autograd Function and Module are derived from ``declaration`` exactly as for the built-in
+    surrogates; afterwards ``available()`` lists it (last: it gets the next id), and ``get``,
+    ``spec``, ``function``, ``module_class`` and ``surrogate_id`` accept its name or
+    ``class_name``. Neurons using it run the ``'torch'`` and ``'fused'`` backends (the fused
+    kernel calls ``declaration.derivative``); the Triton kernels implement only the built-in
+    surrogates and are not used for it. Registration lasts for the interpreter's lifetime:
+    registering the same declaration object again returns the same class (so a notebook cell can
+    be re-run); another declaration under a taken name or class name raises ``ValueError``.
+    """
+    if not isinstance(declaration, SurrogateSpec):
+        raise TypeError(f"declaration must be a SurrogateSpec, got {type(declaration).__name__}")
+    name, class_name = declaration.name, declaration.class_name
+    if name in _MODULES and _MODULES[name].spec is declaration:
+        return _MODULES[name]
+    if not (isinstance(name, str) and name.isidentifier() and name == name.lower()):
+        raise ValueError(f"declaration.name must be a snake_case identifier, got {name!r}")
+    if not (isinstance(class_name, str) and class_name.isidentifier()):
+        raise ValueError(f"declaration.class_name must be an identifier, got {class_name!r}")
+    if not (callable(declaration.primitive) and callable(declaration.derivative)):
+        raise TypeError("declaration.primitive and declaration.derivative must be callables")
+    if declaration.forward not in ("heaviside", "bernoulli"):
+        raise ValueError(f"declaration.forward must be 'heaviside' or 'bernoulli', got "
+                         f"{declaration.forward!r}")
+    alias = class_name.lower().replace("_", "")
+    taken = name in _MODULES or alias in _ALIASES or name.replace("_", "") in _ALIASES
+    if taken:
+        raise ValueError(f"a surrogate named {name!r} or {class_name!r} is already registered; "
+                         f"registered: {', '.join(available())}")
+    _FUNCTIONS[name] = make_function(declaration)
+    _MODULES[name] = make_module(declaration, _FUNCTIONS[name])
+    _IDS[name] = len(_IDS)
+    _ALIASES[alias] = name
+    return _MODULES[name]
+
+
 def surrogate_id(surrogate: str | Surrogate) -> int:
     """The stable integer id of a surrogate (a name or a module), used by fused kernels."""
     if isinstance(surrogate, Surrogate):
@@ -112,6 +150,7 @@ __all__ = [
     "get",
     "heaviside",
     "module_class",
+    "register",
     "spec",
     "surrogate_id",
     *(s.class_name for s in FAMILY),

@@ -1,0 +1,148 @@
+r"""A surrogate written from scratch, the smooth twin that ``gradcheck`` can test, and a triangle.
+
+Lesson 04 reads this module. It writes by hand what :mod:`sgcourse.surrogate` derives from a
+declaration:
+
+- :class:`ArcTanSpike`, a ``torch.autograd.Function`` with forward :math:`\Theta(x)` and backward
+  :math:`g \cdot \sigma'(x)` for the arc-tangent surrogate
+
+  .. math::
+
+      \sigma(x) = \frac{1}{\pi}\arctan\Bigl(\frac{\pi}{2}\alpha x\Bigr) + \frac12, \qquad
+      \sigma'(x) = \frac{\alpha/2}{1 + (\frac{\pi}{2}\alpha x)^2},
+
+  in the ``setup_context`` style (``forward`` does not see ``ctx``; ``setup_context`` saves what
+  ``backward`` needs), and :class:`ArcTanSurrogate`, the ``nn.Module`` a neuron takes as its
+  ``surrogate_function``;
+- :func:`smooth_twin`, which pairs a primitive σ with a hand-written σ′ in a Function whose
+  forward is σ (not Θ): ``torch.autograd.gradcheck`` compares that backward with finite
+  differences of σ, which it cannot do for Θ;
+- :data:`TRIANGLE`, the declaration (:class:`~sgcourse.surrogate.SurrogateSpec`) of the triangle
+  surrogate :math:`\sigma'(x) = \max(0,\ 1 - |x|/w)/w` (peak :math:`1/w`, 1 at the default
+  :math:`w = 1`), ready for :func:`sgcourse.surrogate.register`. It is
+  ``PiecewiseQuadratic(alpha=1/w)`` under another parametrisation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from sgcourse._checks import POSITIVE, check_real
+from sgcourse.surrogate import HyperParameter, SurrogateSpec
+
+__all__ = ["TRIANGLE", "ArcTanSpike", "ArcTanSurrogate", "arctan_derivative",
+           "arctan_primitive", "smooth_twin"]
+
+
+def arctan_primitive(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    r""":math:`\sigma(x) = \arctan(\frac{\pi}{2}\alpha x)/\pi + \frac12`, rising from 0 to 1."""
+    return torch.atan(0.5 * math.pi * alpha * x) / math.pi + 0.5
+
+
+def arctan_derivative(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
+    r""":math:`\sigma'(x) = (\alpha/2) / (1 + (\frac{\pi}{2}\alpha x)^2)`, peak :math:`\alpha/2`."""
+    return (0.5 * alpha) / (1 + (0.5 * math.pi * alpha * x) ** 2)
+
+
+class ArcTanSpike(torch.autograd.Function):
+    r"""Spike with the arc-tangent surrogate: ``ArcTanSpike.apply(x, alpha)``.
+
+    forward: :math:`\Theta(x)` (1 where :math:`x \ge 0`, in the dtype of ``x``);
+    backward: ``grad_output`` times :math:`\sigma'(x)`, nothing for ``alpha`` (a plain float).
+    """
+
+    @staticmethod
+    def forward(x: torch.Tensor, alpha: float) -> torch.Tensor:
+        return (x >= 0).to(x.dtype)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, float], output: torch.Tensor
+                      ) -> None:
+        x, alpha = inputs
+        ctx.save_for_backward(x)          # tensors go through save_for_backward
+        ctx.alpha = alpha                 # plain Python values can be stored on ctx
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, None]:
+        (x,) = ctx.saved_tensors
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = grad_output * arctan_derivative(x, ctx.alpha)   # the chain rule
+        return grad_x, None               # one entry per input of forward: None for alpha
+
+
+class ArcTanSurrogate(nn.Module):
+    r"""The ``nn.Module`` form of :class:`ArcTanSpike`, for ``LIFNode(surrogate_function=...)``.
+
+    Written from scratch (it is not a registry :class:`~sgcourse.surrogate.Surrogate`), so a
+    neuron using it runs the per-step ``'torch'`` backend.
+    """
+
+    def __init__(self, alpha: float = 2.0) -> None:
+        super().__init__()
+        self.alpha = check_real("alpha", alpha, POSITIVE)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ArcTanSpike.apply(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}"
+
+
+def smooth_twin(primitive: Callable[..., torch.Tensor], derivative: Callable[..., torch.Tensor]
+                ) -> type[torch.autograd.Function]:
+    r"""A Function with forward ``primitive(x, *params)`` and backward ``g * derivative(x, ...)``.
+
+    ``torch.autograd.gradcheck(twin.apply, (x, *params))`` on float64 ``x`` then tests that the
+    hand-written σ′ is the derivative of σ: it compares the backward with central finite
+    differences of the forward. (On the spiking Function it cannot: the finite differences of Θ
+    are 0 away from the step and huge across it.)
+    """
+    if not (callable(primitive) and callable(derivative)):
+        raise TypeError("primitive and derivative must be callables f(x, *params) -> tensor")
+
+    def forward(x: torch.Tensor, *params: Any) -> torch.Tensor:
+        return primitive(x, *params)
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, *params = inputs
+        ctx.save_for_backward(x)
+        ctx.params = params
+
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        (x,) = ctx.saved_tensors
+        return (grad_output * derivative(x, *ctx.params), *([None] * len(ctx.params)))
+
+    return type("SmoothTwin", (torch.autograd.Function,), {
+        "forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
+        "backward": staticmethod(backward), "__module__": __name__})
+
+
+def _triangle_primitive(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+    z = torch.clamp(x, -width, width)      # σ is flat (0 or 1) outside the support
+    return 0.5 + z / width - z * z.abs() / (2 * width * width)
+
+
+def _triangle_derivative(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+    return torch.clamp(1 - x.abs() / width, min=0) / width
+
+
+TRIANGLE = SurrogateSpec(
+    name="triangle",
+    class_name="Triangle",
+    hparams=(HyperParameter("width", 1.0, POSITIVE,
+                            "half-width of the triangular σ′; its peak is 1/width"),),
+    primitive=_triangle_primitive,
+    derivative=_triangle_derivative,
+    primitive_tex=(r"\begin{cases} 0, & x < -w \\ \tfrac12 + \tfrac{x}{w} - \tfrac{x|x|}{2w^2}, "
+                   r"& |x| \le w \\ 1, & x > w \end{cases}"),
+    derivative_tex=r"\tfrac{1}{w}\max\bigl(0,\ 1 - \tfrac{|x|}{w}\bigr)",
+    summary=("Triangle surrogate (Esser et al. 2016; Bellec et al. 2018): a triangular σ′ of "
+             "half-width w and peak 1/w; PiecewiseQuadratic with alpha = 1/w."),
+)
+"""The triangle surrogate's declaration, for :func:`sgcourse.surrogate.register`."""
