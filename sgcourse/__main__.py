@@ -1,8 +1,9 @@
 """Command line: ``python -m sgcourse COMMAND`` (also the ``sgcourse`` script).
 
 Commands: ``check`` (is the environment ready?), ``lab`` (JupyterLab on the lessons),
-``student-copies`` (learners' copies of the lessons), ``embed-widget-state`` (re-execute a lesson
-and save its widget state).
+``classroom`` (an nbgrader course directory with every lesson as an assignment),
+``student-copies`` (learners' copies of the lessons, solutions stubbed by nbgrader),
+``embed-widget-state`` (re-execute a lesson and save its widget state).
 """
 
 from __future__ import annotations
@@ -28,11 +29,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Start JupyterLab with the lessons/ folder of this clone as its root and "
                     "lesson 01 open. Any further arguments (e.g. --port 8899 --no-browser) are "
                     "passed to JupyterLab.")
+    classroom = commands.add_parser(
+        "classroom", help="lay out an nbgrader course directory from the lessons",
+        description="Write DIR/nbgrader_config.py and DIR/source/<lesson>/<lesson>.ipynb for "
+                    "every lesson, ready for `nbgrader generate_assignment <lesson>` and "
+                    "`nbgrader autograde <lesson>`; then print what to run next. Needs the "
+                    "classroom extra: pip install -e \".[classroom]\".")
+    classroom.add_argument("directory", help="the course directory to create")
+    classroom.add_argument("--force", action="store_true",
+                           help="replace the config and lesson sources of an existing course "
+                                "(its gradebook and submissions are kept)")
     students = commands.add_parser(
         "student-copies", help="write learners' copies of lessons (solutions stubbed out)",
-        description="For each lesson, write a copy whose solution cells (tagged 'solution') keep "
-                    "their function signatures but raise NotImplementedError, with outputs "
-                    "cleared.")
+        description="For each lesson, write the copy nbgrader would release: the answer between "
+                    "### BEGIN SOLUTION and ### END SOLUTION replaced by a NotImplementedError "
+                    "stub (signatures kept), outputs cleared. For a graded class use the "
+                    "classroom command and nbgrader instead. Needs the classroom extra.")
     students.add_argument("notebooks", nargs="+", help="lesson notebooks")
     students.add_argument("--out", default="build/student",
                           help="output folder (default build/student)")
@@ -63,8 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sgcourse.course.lab import main_lab
 
         return main_lab(unknown)
+    if args.command == "classroom":
+        from sgcourse.course.classroom import main_classroom
+
+        return main_classroom(args.directory, force=args.force)
     if args.command == "student-copies":
-        from sgcourse.course.student_copies import main_student_copies
+        from sgcourse.course.classroom import main_student_copies
 
         return main_student_copies(args.notebooks, args.out)
     if args.command == "embed-widget-state":
