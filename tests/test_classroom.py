@@ -251,3 +251,24 @@ def test_nbgrader_releases_every_lesson_and_autogrades_submissions(tmp_path: Pat
         scores = {row["student_id"]: float(row["score"]) for row in rows
                   if row["assignment"] == name}
         assert scores["solution"] > scores["stub"], f"{name}: exported grades {scores}"
+
+
+def test_saving_a_lesson_marks_it_and_a_malformed_exercise_fails_first(tmp_path: Path) -> None:
+    from sgcourse.course.notebook_tools import embed_widget_state
+
+    path = tmp_path / "01_tiny.ipynb"
+    notebook = _exercise()
+    notebook["cells"][2]["source"] = "print(f(2))\n"
+    notebook["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                          "language": "python"}
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    embed_widget_state(path, timeout=120)
+    saved = read_notebook(path)
+    assert saved["cells"][2]["outputs"][0]["text"] in ("4\n", ["4\n"])
+    assert saved["cells"][2]["metadata"]["nbgrader"]["grade"] is True
+    broken = _exercise("    return 2 * x\n")
+    broken["cells"][1]["source"] = "def f(x):\n    return 2 * x\n"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(ValueError, match="BEGIN SOLUTION"):
+        embed_widget_state(path, timeout=120)
+    assert json.loads(path.read_text(encoding="utf-8")) == broken, "nothing was written"

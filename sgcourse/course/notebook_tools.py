@@ -108,10 +108,16 @@ def embed_widget_state(path: Path | str, output: Path | str | None = None, *,
                        timeout: float = 600.0, kernel_name: str = "python3") -> Path:
     """Execute the notebook at ``path`` and write it, with its widget state, to ``output``.
 
-    ``output`` defaults to ``path`` (in place). Returns the path written.
+    The notebook's exercises are (re-)marked for nbgrader from their tags
+    (:func:`sgcourse.course.classroom.mark_notebook`), so a saved lesson is always a gradable
+    assignment; a malformed exercise fails before anything runs. ``output`` defaults to ``path``
+    (in place). Returns the path written.
     """
+    from sgcourse.course.classroom import mark_notebook
+
     source = Path(path)
     notebook = nbformat.read(str(source), as_version=4)
+    mark_notebook(notebook, source.name)
     execute_with_widget_state(notebook, cwd=source.resolve().parent, timeout=timeout,
                               kernel_name=kernel_name)
     target = Path(output) if output is not None else source
