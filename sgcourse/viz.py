@@ -44,8 +44,10 @@ __all__ = [
     "peak_derivative",
     "plot_gallery",
     "plot_gradient_products",
+    "plot_raster",
     "plot_surrogate",
     "resolve_surrogate",
+    "spike_coordinates",
     "surrogate_curves",
 ]
 
@@ -315,4 +317,51 @@ def plot_gradient_products(peaks: Sequence[float] = (0.5, 1.0, 2.0), max_depth: 
     ax.set_title("Product of surrogate gradients at threshold")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    return fig
+
+
+def spike_coordinates(spikes: object) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(times, neurons)`` of every spike in a spike train ``[T, K]`` (0/1 values).
+
+    Entry ``spikes[t, k] != 0`` is a spike of neuron ``k`` at step ``t``. Raises
+    :class:`ValueError` for another shape or for values other than 0 and 1.
+    """
+    if not isinstance(spikes, torch.Tensor):
+        raise TypeError(f"spikes must be a torch.Tensor [T, K], got {type(spikes).__name__}")
+    if spikes.dim() != 2:
+        raise ValueError(f"spikes must have shape [T, K] (time steps, neurons) for one sample, "
+                         f"got {tuple(spikes.shape)}")
+    values = spikes.detach().cpu()
+    if not bool(((values == 0) | (values == 1)).all()):
+        raise ValueError("spikes must hold only 0 and 1 (a spike train), got other values")
+    times, neurons = values.nonzero(as_tuple=True)
+    return times.numpy(), neurons.numpy()
+
+
+def plot_raster(spikes: object, ax: Axes | None = None, title: str | None = None,
+                label: str = "spike", color: str = "black") -> Figure:
+    r"""Spike raster of one sample: a mark at :math:`(t, k)` for each spike :math:`S_k[t] = 1`.
+
+    ``spikes`` is ``[T, K]`` (time steps, neurons), e.g. ``layer_output[:, n]`` of a multi-step
+    network. The x axis is the time step :math:`t = 0, \dots, T-1`, the y axis the neuron index;
+    ``label`` is the legend entry and the default title counts the spikes. Draws into ``ax`` if
+    given, else into a new figure; returns the figure.
+    """
+    times, neurons = spike_coordinates(spikes)
+    steps, count = spikes.shape  # type: ignore[union-attr]
+    ax = _check_ax(ax)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(5.0, 3.6))
+    else:
+        fig = ax.figure
+    ax.scatter(times, neurons, marker="|", s=60, linewidths=1.5, color=color, label=label)
+    ax.set_xlim(-0.5, steps - 0.5)
+    ax.set_ylim(-0.5, count - 0.5)
+    ax.set_xlabel("time step $t$ (steps)")
+    ax.set_ylabel("neuron index $k$")
+    ax.set_title(title if title is not None else
+                 f"{len(times)} spikes of {count} neurons in {steps} steps")
+    ax.legend(loc="upper right", fontsize="small")
     return fig

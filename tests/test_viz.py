@@ -178,3 +178,31 @@ def test_plot_gradient_products_draws_one_line_per_peak():
     assert ax.get_yscale() == "log"
     np.testing.assert_allclose(lines[2].get_ydata(), 2.0 ** np.arange(1, 21))
     assert all(tick == int(tick) for tick in ax.get_xticks())  # depths are whole numbers
+
+
+def test_spike_coordinates_lists_every_spike_and_rejects_non_spikes():
+    spikes = torch.zeros(5, 3)
+    spikes[0, 2] = spikes[3, 0] = spikes[4, 2] = 1.0
+    times, neurons = viz.spike_coordinates(spikes)
+    assert sorted(zip(times.tolist(), neurons.tolist(), strict=True)) == [(0, 2), (3, 0), (4, 2)]
+    with pytest.raises(ValueError, match=r"\[T, K\]"):
+        viz.spike_coordinates(torch.zeros(5, 2, 3))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        viz.spike_coordinates(torch.full((4, 2), 0.5))
+    with pytest.raises(TypeError, match="spikes must be a torch.Tensor"):
+        viz.spike_coordinates([[0, 1]])
+
+
+def test_plot_raster_draws_one_mark_per_spike_with_labelled_axes():
+    spikes = (torch.rand(8, 20, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    fig = viz.plot_raster(spikes, label="hidden spikes")
+    ax = fig.axes[0]
+    (marks,) = ax.collections
+    assert len(marks.get_offsets()) == int(spikes.sum())
+    assert "time step" in ax.get_xlabel() and "neuron" in ax.get_ylabel()
+    assert f"{int(spikes.sum())} spikes" in ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["hidden spikes"]
+    fig2, axes = plt.subplots(1, 2)
+    assert viz.plot_raster(spikes, ax=axes[1], title="x") is fig2 and axes[1].get_title() == "x"
+    with pytest.raises(TypeError, match="ax must be"):
+        viz.plot_raster(spikes, ax="left")
