@@ -102,10 +102,10 @@ def triton_cases():
                            id=f"{name}-vr{v_reset}-detach{detach}-di{decay_input}-{sg}")
 
 
+@pytest.mark.triton  # skipped only when Triton is not installed (tests/conftest.py)
 @pytest.mark.parametrize(("name", "v_reset", "detach_reset", "decay_input", "sg"),
                          list(triton_cases()))
 def test_triton_matches_torch_in_the_interpreter(name, v_reset, detach_reset, decay_input, sg):
-    pytest.importorskip("triton", reason="Triton is an optional extra")
     from sgcourse.kernels import triton as triton_kernels
 
     with triton_kernels.use_interpreter():
@@ -159,8 +159,8 @@ def test_explicit_kernel_backend_that_cannot_run_explains_why():
         node(torch.rand(3, 2))
 
 
+@pytest.mark.triton
 def test_triton_on_cpu_tensors_says_cuda_is_needed():
-    pytest.importorskip("triton", reason="Triton is an optional extra")
     node = neuron.LIFNode(step_mode="m", backend="triton")
     with pytest.raises(ValueError, match="CUDA"):
         node(torch.rand(3, 2))
