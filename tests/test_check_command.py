@@ -85,7 +85,8 @@ def test_complete_environment_is_ready(tmp_path: Path) -> None:
     out = result.stdout
     for name in ("Python", "sgcourse", "torch", "numpy", "JupyterLab", "ipykernel",
                  "python3 kernel", "ipywidgets",
-                 "ipywidgets in JupyterLab", "matplotlib", "nbval", "CUDA", "Triton"):
+                 "ipywidgets in JupyterLab", "matplotlib", "nbval", "nbgrader", "CUDA",
+                 "Triton"):
         assert name in out, f"{name} missing from the report:\n{out}"
     assert "@jupyter-widgets/jupyterlab-manager" in out
     torch_line = line_of(out, "torch")
@@ -118,9 +119,12 @@ def test_missing_torch_points_to_the_cpu_build(tmp_path: Path) -> None:
 
 
 def test_missing_optional_packages_do_not_fail(tmp_path: Path) -> None:
-    result = run_check(tmp_path, hide="nbval,triton")
+    result = run_check(tmp_path, hide="nbval,triton,nbgrader")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "optional" in line_of(result.stdout, "nbval")
+    nbgrader = line_of(result.stdout, "nbgrader")
+    assert "optional" in nbgrader and "classroom grading" in nbgrader
+    assert "-e '.[classroom]'" in result.stdout.split("What to do:")[1]
 
 
 @pytest.mark.parametrize("program", ["/nonexistent/python3", sys.executable])

@@ -3,12 +3,13 @@
 Reports Python, sgcourse, torch (CPU or CUDA build), numpy, JupyterLab, ipykernel (and whether the
 ``python3`` kernel the lessons use runs an interpreter with sgcourse), ipywidgets and its JupyterLab
 front end (the ``@jupyter-widgets/jupyterlab-manager`` lab extension), matplotlib,
-scikit-learn, tqdm, nbval, CUDA (device name) and Triton. Every missing, too old or broken item
-comes with the command that fixes it, run with the very interpreter that ran the check.
+scikit-learn, tqdm, nbval, nbgrader (classroom grading), CUDA (device name) and Triton. Every
+missing, too old or broken item comes with the command that fixes it, run with the very
+interpreter that ran the check.
 
-Exit code 0 when everything the lessons need is present (CUDA, Triton and nbval are optional),
-1 otherwise. Importing this module imports nothing heavy: each package is imported only when it
-is checked, so the check works (and says what to do) when torch itself is missing.
+Exit code 0 when everything the lessons need is present (CUDA, Triton, nbval and nbgrader are
+optional), 1 otherwise. Importing this module imports nothing heavy: each package is imported
+only when it is checked, so the check works (and says what to do) when torch itself is missing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ FALLBACK_MINIMUMS: dict[str, str] = {
     "tqdm": "4.66",
     "scikit-learn": "1.4",
     "nbval": "0.11",
+    "nbgrader": "0.9.6",
     "triton": "3.2",
 }
 #: ipywidgets major version -> the major version of the lab extension that can render it.
@@ -364,6 +366,9 @@ def run_checks(dirs_provider: Callable[[], list[Path]] | None = None) -> Report:
     check_package(report, name="tqdm", module="tqdm", distribution="tqdm", minimums=minimums)
     check_package(report, name="nbval", module="nbval", distribution="nbval", minimums=minimums,
                   required=False, why="optional: only the test suite uses it")
+    check_package(report, name="nbgrader", module="nbgrader", distribution="nbgrader",
+                  minimums=minimums, required=False, fix=_pip("-e", ".[classroom]"),
+                  why="optional: only classroom grading uses it")
     cuda_ok = any(i.name == "CUDA" and i.status == "ok" for i in report.items)
     check_triton(report, minimums, cuda_ok)
     return report
