@@ -36,7 +36,7 @@ from sgcourse._checks import POSITIVE, check_real
 from sgcourse.surrogate import HyperParameter, SurrogateSpec
 
 __all__ = ["TRIANGLE", "ArcTanSpike", "ArcTanSurrogate", "arctan_derivative",
-           "arctan_primitive", "smooth_twin"]
+           "arctan_primitive", "measured_gradient", "plot_measured_derivative", "smooth_twin"]
 
 
 def arctan_primitive(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
@@ -146,3 +146,49 @@ TRIANGLE = SurrogateSpec(
              "half-width w and peak 1/w; PiecewiseQuadratic with alpha = 1/w."),
 )
 """The triangle surrogate's declaration, for :func:`sgcourse.surrogate.register`."""
+
+
+def measured_gradient(spike: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""``(spike(x), ∂ sum(spike(x)) / ∂x)``, both detached: what a backward pass delivers.
+
+    With an incoming gradient of 1 at every entry, the gradient of ``x`` is σ′(x) itself.
+    """
+    if not callable(spike):
+        raise TypeError(f"spike must be a callable, got {type(spike).__name__}")
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"x must be a floating-point tensor, got {type(x).__name__}")
+    xi = x.detach().clone().requires_grad_(True)
+    out = spike(xi)
+    (grad,) = torch.autograd.grad(out.sum(), xi)
+    return out.detach(), grad
+
+
+def plot_measured_derivative(curves: dict[str, tuple[torch.Tensor, torch.Tensor]],
+                             x: torch.Tensor, derivative: torch.Tensor, title: str) -> Any:
+    r"""Spikes and measured gradients (markers) of each spike function against σ′ (line).
+
+    ``curves`` maps a label to :func:`measured_gradient`'s ``(spikes, gradient)`` on ``x``;
+    ``derivative`` is the formula σ′(x). Returns the matplotlib Figure (made with ``pyplot``).
+    """
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict {label: (spikes, gradient)}")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.0, 3.8))
+    xs = x.detach().double().numpy()
+    ax.plot(xs, derivative.detach().double().numpy(), color="tab:blue", linewidth=3, alpha=0.4,
+            label=r"formula $\sigma'(x)$")
+    markers = ("o", "x", "+", "s")
+    for (label, (spikes, grad)), marker in zip(curves.items(), markers, strict=False):
+        ax.plot(xs, grad.double().numpy(), linestyle="none", marker=marker, markersize=5,
+                label=f"{label}: gradient of $x$")
+    first_spikes = next(iter(curves.values()))[0]
+    ax.step(xs, first_spikes.double().numpy(), where="post", color="black", linewidth=1.2,
+            label=r"forward output $\Theta(x)$")
+    ax.set_xlabel(r"$x = H - V_{\mathrm{th}}$ (membrane potential minus threshold)")
+    ax.set_ylabel("value (dimensionless)")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(loc="upper left", fontsize="small")
+    fig.tight_layout()
+    return fig
