@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from sgcourse import surrogate
-from sgcourse.kernels import fused
+from sgcourse.kernels import _arguments, _recurrence, fused
 
 HEAVISIDE = [n for n in surrogate.available() if surrogate.spec(n).forward == "heaviside"]
 RESETS = [0.0, -0.2, None]
@@ -624,8 +624,8 @@ def test_torch_compile_smoke():
 @pytest.mark.parametrize("block_steps", [1, 2, 4])
 @pytest.mark.parametrize("kind", ["lif", "plif", "qif", "eif", "izhikevich"])
 def test_blocked_backward_matches_reference(monkeypatch, kind, block_steps):
-    monkeypatch.setattr(fused, "_BLOCK_ELEMENTS", block_steps * math.prod(SHAPE))
-    assert len(fused._blocks(T, math.prod(SHAPE))) == -(-T // block_steps)
+    monkeypatch.setattr(_recurrence, "BLOCK_ELEMENTS", block_steps * math.prod(SHAPE))
+    assert len(_recurrence.blocks(T, math.prod(SHAPE))) == -(-T // block_steps)
     sg = surrogate.Sigmoid()
     if kind in ("lif", "plif"):
         for v_reset in RESETS:
@@ -770,34 +770,6 @@ def test_cuda_tensors_match_the_cpu_result(v_reset):
 
 
 # ---------------------------------------------------------------------------------------------
-# compile_backward=True: the per-block terms as one torch.compile-d kernel (compiles: slow)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(("v_reset", "detach_reset", "store_v_seq"),
-                         [(-0.2, False, True), (None, True, False)])
-def test_compiled_backward_matches_reference(monkeypatch, v_reset, detach_reset, store_v_seq):
-    monkeypatch.setattr(fused, "_COMPILED_BLOCK_ELEMENTS", 4 * math.prod(SHAPE))  # 2 blocks
-    x, v0, ws, wv = _inputs(100)
-    sg = surrogate.Sigmoid()
-    kw = dict(decay_input=True, v_threshold=1.0, v_reset=v_reset, detach_reset=detach_reset)
-    out = []
-    for use_ref in (True, False):
-        xl, vl = _leaves(x, v0)
-        w = torch.tensor(-0.4, requires_grad=True)
-        if use_ref:
-            s, v = ref_lif(xl, vl, torch.sigmoid(w), sg=sg, **kw)
-            v = v if store_v_seq else v[-1]
-        else:
-            s, v = fused.lif_multistep(xl, vl, torch.sigmoid(w), surrogate=sg,
-                                       store_v_seq=store_v_seq, compile_backward=True, **kw)
-        wv_used = wv if store_v_seq else wv[-1]
-        out.append(_grads((ws * s).sum() + (wv_used * v).sum(), [xl, vl, w]))
-    for actual, expected in zip(out[1], out[0], strict=True):
-        _close(actual, expected, rtol=2e-5, atol=2e-6)
-
-
-# ---------------------------------------------------------------------------------------------
 # σ′(H − V_th) in the backward: the in-place evaluation (a Sigmoid fast path) must give the same
 # bits as the registry's spec.derivative
 
@@ -824,8 +796,8 @@ def _derivative_inputs(dtype, v_threshold):
 @pytest.mark.parametrize("name", HEAVISIDE)
 def test_derivative_of_h_is_bitwise_spec_derivative(name, v_threshold, dtype):
     sg = surrogate.get(name)
-    sid, params = fused._check_surrogate(sg)
-    fn = fused._derivative_of_h(sid, params, v_threshold)
+    sid, params = _arguments.check_surrogate(sg)
+    fn = _recurrence.derivative_of_h(sid, params, v_threshold)
     h = _derivative_inputs(dtype, v_threshold)
     h_before = h.clone()
     got = fn(h, torch.full_like(h, 123.0))  # the scratch buffer starts with garbage
@@ -836,15 +808,12 @@ def test_derivative_of_h_is_bitwise_spec_derivative(name, v_threshold, dtype):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("v_threshold", [1.0, 0.3, -0.7])
-@pytest.mark.parametrize(("alpha", "path"), [
-    (4.0, "sigmoid_derivative_pow2"), (1.0, "sigmoid_derivative_pow2"),
-    (16.0, "sigmoid_derivative_pow2"), (0.5, "sigmoid_derivative"),
-    (2.5, "sigmoid_derivative"), (0.3, "sigmoid_derivative"), (3.0, "sigmoid_derivative")])
-def test_sigmoid_fast_derivative_is_bitwise_spec_derivative(alpha, path, v_threshold, dtype):
+@pytest.mark.parametrize("alpha", [4.0, 1.0, 16.0, 0.5, 2.5, 0.3, 3.0])
+def test_sigmoid_fast_derivative_is_bitwise_spec_derivative(alpha, v_threshold, dtype):
     sg = surrogate.Sigmoid(alpha=alpha)
-    sid, params = fused._check_surrogate(sg)
-    fn = fused._derivative_of_h(sid, params, v_threshold)
-    assert fn.__name__ == path  # the fast path is taken
+    sid, params = _arguments.check_surrogate(sg)
+    fn = _recurrence.derivative_of_h(sid, params, v_threshold)
+    assert fn.__name__ == "in_place"  # the declaration's derivative_into is used
     h = _derivative_inputs(dtype, v_threshold)
     want = surrogate.spec("sigmoid").derivative(h - v_threshold, alpha)
     scratch = torch.empty_like(h)

@@ -502,3 +502,37 @@ def test_parametrisation_covers_registry() -> None:
     """Guards the registry-driven parametrisation itself."""
     assert len(NAMES) == len(set(NAMES)) >= 18
     assert set(HEAVISIDE_NAMES) | set(BERNOULLI_NAMES) == set(NAMES)
+
+
+# --------------------------------------------------------------------------- large |x| in half
+
+
+@pytest.mark.parametrize("spiking", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name", NAMES)
+def test_half_precision_extremes_match_float64(name: str, dtype: torch.dtype,
+                                               spiking: bool) -> None:
+    """Up to the largest finite half value: finite, and equal to the float64 value at the same
+    (exactly representable) x, so neither a NaN nor a gradient of the wrong sign comes back."""
+    big = torch.finfo(dtype).max
+    x = torch.tensor([big, -big, big / 3, -big / 7, 3e4, -2.5e4, 1234.5, -777.0], dtype=dtype)
+    x.requires_grad_()
+    y = surrogate.get(name, spiking=spiking)(x)
+    y.sum().backward()
+    assert torch.isfinite(y).all() and torch.isfinite(x.grad).all(), (y, x.grad)
+    x64 = x.detach().double().requires_grad_()
+    y64 = surrogate.get(name, spiking=spiking)(x64)
+    y64.sum().backward()
+    tol = 4 * torch.finfo(dtype).eps
+    if surrogate.spec(name).forward == "heaviside" or not spiking:
+        torch.testing.assert_close(y.double(), y64.detach().to(dtype).double(), rtol=tol,
+                                   atol=tol)
+    torch.testing.assert_close(x.grad.double(), x64.grad.to(dtype).double(), rtol=tol, atol=tol)
+
+
+def test_squarewave_derivative_keeps_its_sign_at_large_float16_x() -> None:
+    # 65504 = 4 · 16376: a whole number of periods (T = 4), so σ′ = σ′(0) = 1 exactly;
+    # 2046 = 4 · 511 + 2: half a period, σ′ = cos(π) = −1
+    sg = surrogate.SquarewaveFourierSeries()
+    x = torch.tensor([65504.0, -65504.0, 2046.0], dtype=torch.float16)
+    torch.testing.assert_close(sg.derivative(x).float(), torch.tensor([1.0, 1.0, -1.0]))

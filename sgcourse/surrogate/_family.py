@@ -1,13 +1,20 @@
 """The surrogate family, each declared once: hyper-parameters, σ, σ′, LaTeX and kinks.
 
 All expressions are plain torch operations in forms that stay finite for large ``|x|`` in
-float16/bfloat16: ``torch.sigmoid`` instead of ``1/(1+exp(-αx))``, and every branch of a
+float16/bfloat16: ``torch.sigmoid`` instead of ``1/(1+exp(-αx))``, every branch of a
 ``torch.where`` evaluated on inputs that keep it finite (so autograd through the primitive never
-multiplies a zero mask by an infinite local gradient). Hyper-parameters may be floats or tensors.
+multiplies a zero mask by an infinite local gradient), and the periodic SquarewaveFourierSeries
+reduced modulo its period in at least float32 first. Hyper-parameters may be floats or tensors.
+
+Each declaration also carries the σ′ of the Triton kernels (``triton_derivative``: float32
+Triton statements assigning ``y`` from ``x``, ``ax`` = |x| and the hyper-parameters ``p0``,
+``p1``, ``n_terms``; see :class:`~sgcourse.surrogate.SurrogateSpec`) and, for Sigmoid, an
+in-place σ′ for the fused backward (``derivative_into``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -35,6 +42,73 @@ def _sigmoid_grad(x: Tensor, alpha: float | Tensor) -> Tensor:
     return alpha * s * (1 - s)
 
 
+def _is_power_of_two(value: float) -> bool:
+    return math.isfinite(value) and value > 0.0 and math.frexp(value)[0] == 0.5
+
+
+@functools.lru_cache(maxsize=64)
+def _sigmoid_scalars(alpha: float, shift: float, dtype: torch.dtype, device: torch.device
+                     ) -> tuple[Tensor, Tensor]:
+    """0-dim tensors −α·shift and α (read only), made once per configuration."""
+    return (torch.full((), -alpha * shift, dtype=dtype, device=device),
+            torch.full((), alpha, dtype=dtype, device=device))
+
+
+def _sigmoid_grad_into(h: Tensor, shift: float, out: Tensor, alpha: float) -> Tensor:
+    r""":func:`_sigmoid_grad` of ``h − shift`` computed in ``out``, bitwise the same.
+
+    The same operations run in place instead of allocating five temporaries. When α is a power
+    of two, α ≥ 1 and :math:`\alpha\,\text{shift}` is finite, scaling by α is exact, so
+    :math:`\alpha(h - \text{shift})` is computed as :math:`\alpha h - \alpha\,\text{shift}` in
+    one pass and ``α * s * (1 - s)`` as one ``sigmoid_backward`` kernel (``α (1 - s) s``): three
+    passes instead of six, the same bits.
+    """
+    if _is_power_of_two(alpha) and alpha >= 1.0 and math.isfinite(alpha * shift):
+        neg_shift, alpha_t = _sigmoid_scalars(alpha, shift, h.dtype, h.device)
+        s = torch.add(neg_shift, h, alpha=alpha, out=out).sigmoid_()
+        return torch.ops.aten.sigmoid_backward.grad_input(alpha_t, s, grad_input=s)
+    s = torch.sub(h, shift, out=out).mul_(alpha).sigmoid_()
+    one_minus_s = torch.rsub(s, 1)
+    return s.mul_(alpha).mul_(one_minus_s)
+
+
+def _soft_sign_primitive(x: Tensor, alpha: float | Tensor) -> Tensor:
+    r""":math:`\tfrac12(z/(1 + |z|) + 1)`, :math:`z = \alpha x`, finite for infinite ``z``.
+
+    Where :math:`|z| > 1` it is computed as :math:`\operatorname{sgn}(z)(1 - 1/(1 + |z|))`,
+    which gives ±1 (not inf/inf = NaN) when :math:`\alpha x` overflows in float16.
+    """
+    z = alpha * x
+    inner = z.clamp(-1, 1)
+    q = torch.where(z.abs() <= 1, inner / (1 + inner.abs()), _sign(z) * (1 - 1 / (1 + z.abs())))
+    return 0.5 * (q + 1)
+
+
+def _squarewave_phase(x: Tensor, T_period: float | Tensor) -> Tensor:
+    r"""``x`` modulo the period (``fmod`` is exact), in float32 at least.
+
+    σ and σ′ of SquarewaveFourierSeries have period ``T_period``. Without the reduction, the
+    phase :math:`(2i - 1)\,2\pi x/T` of a large float16 ``x`` overflows (cos(inf) = NaN) or
+    loses every significant bit (a σ′ of the wrong sign).
+    """
+    return torch.fmod(x.to(torch.promote_types(x.dtype, torch.float32)), T_period)
+
+
+def _squarewave_primitive(x: Tensor, n: int, T_period: float | Tensor) -> Tensor:
+    phase = _squarewave_phase(x, T_period)
+    total = 0.5 + (2 / math.pi) * sum(
+        torch.sin((2 * i - 1) * (2 * math.pi / T_period) * phase) / (2 * i - 1)
+        for i in range(1, int(n)))
+    return total.to(x.dtype)
+
+
+def _squarewave_derivative(x: Tensor, n: int, T_period: float | Tensor) -> Tensor:
+    phase = _squarewave_phase(x, T_period)
+    total = (4 / T_period) * sum(
+        torch.cos((2 * i - 1) * (2 * math.pi / T_period) * phase) for i in range(1, int(n)))
+    return total.to(x.dtype)
+
+
 PIECEWISE_QUADRATIC = SurrogateSpec(
     name="piecewise_quadratic",
     class_name="PiecewiseQuadratic",
@@ -47,6 +121,7 @@ PIECEWISE_QUADRATIC = SurrogateSpec(
                    r"\tfrac12, & |x| \le 1/\alpha \\ 1, & x > 1/\alpha \end{cases}"),
     derivative_tex=r"\max(0,\ \alpha - \alpha^2 |x|)",
     summary="Piecewise quadratic surrogate: a triangular σ′ of height α and half-width 1/α.",
+    triton_derivative="y = tl.maximum(p0 - p0 * p0 * ax, 0.0)",
 )
 
 PIECEWISE_EXP = SurrogateSpec(
@@ -60,6 +135,7 @@ PIECEWISE_EXP = SurrogateSpec(
                    r" & x \ge 0 \end{cases}"),
     derivative_tex=r"\tfrac{\alpha}{2} e^{-\alpha |x|}",
     summary="Piecewise exponential surrogate: a Laplace-shaped σ′ with peak α/2.",
+    triton_derivative="y = 0.5 * p0 * tl.exp(-p0 * ax)",
 )
 
 SIGMOID = SurrogateSpec(
@@ -68,20 +144,23 @@ SIGMOID = SurrogateSpec(
     hparams=(_alpha(4.0),),
     primitive=lambda x, alpha: torch.sigmoid(alpha * x),
     derivative=_sigmoid_grad,
+    derivative_into=_sigmoid_grad_into,
     primitive_tex=r"\frac{1}{1 + e^{-\alpha x}}",
     derivative_tex=r"\alpha\, \mathrm{sgm}(\alpha x)\,\bigl(1 - \mathrm{sgm}(\alpha x)\bigr)",
     summary="Sigmoid surrogate: σ′ is the logistic density, peak α/4 at x = 0.",
+    triton_derivative="s = 1.0 / (1.0 + tl.exp(-p0 * x))\ny = p0 * s * (1.0 - s)",
 )
 
 SOFT_SIGN = SurrogateSpec(
     name="soft_sign",
     class_name="SoftSign",
     hparams=(_alpha(2.0),),
-    primitive=lambda x, alpha: 0.5 * (alpha * x / (1 + (alpha * x).abs()) + 1),
+    primitive=_soft_sign_primitive,
     derivative=lambda x, alpha: alpha / (2 * (1 + alpha * x.abs()) ** 2),
     primitive_tex=r"\tfrac12\Bigl(\frac{\alpha x}{1 + |\alpha x|} + 1\Bigr)",
     derivative_tex=r"\frac{\alpha}{2(1 + \alpha |x|)^2}",
     summary="Soft-sign surrogate: σ′ with polynomial tails, peak α/2.",
+    triton_derivative="d = 1.0 + p0 * ax\ny = p0 / (2.0 * d * d)",
 )
 
 SUPER_SPIKE = SurrogateSpec(
@@ -95,6 +174,7 @@ SUPER_SPIKE = SurrogateSpec(
     summary="SuperSpike surrogate (Zenke & Ganguli 2018): the fast-sigmoid derivative.",
     note=("SpikingJelly defines no primitive for SuperSpike; ours is the exact antiderivative "
           "of σ′ with σ(0) = 1/2 (it rises from 1/2 − α to 1/2 + α)."),
+    triton_derivative="d = 1.0 + ax\ny = p0 / (d * d)",
 )
 
 ATAN = SurrogateSpec(
@@ -106,6 +186,8 @@ ATAN = SurrogateSpec(
     primitive_tex=r"\frac{1}{\pi}\arctan\Bigl(\frac{\pi}{2}\alpha x\Bigr) + \frac12",
     derivative_tex=r"\frac{\alpha/2}{1 + (\frac{\pi}{2}\alpha x)^2}",
     summary="Arc-tangent surrogate: a Cauchy-shaped σ′ with peak α/2.",
+    triton_derivative=("z = 1.5707963267948966 * p0 * x  # π/2\n"
+                       "y = (0.5 * p0) / (1.0 + z * z)"),
 )
 
 NONZERO_SIGN_LOG_ABS = SurrogateSpec(
@@ -117,6 +199,7 @@ NONZERO_SIGN_LOG_ABS = SurrogateSpec(
     primitive_tex=r"\operatorname{sgn}(x)\,\ln(1 + \alpha|x|),\ \operatorname{sgn}(0) = 1",
     derivative_tex=r"\frac{1}{1/\alpha + |x|}",
     summary="Nonzero-sign log-abs surrogate: σ′ = 1/(1/α + |x|), peak α; σ is unbounded.",
+    triton_derivative="y = p0 / (1.0 + p0 * ax)",
 )
 
 ERF = SurrogateSpec(
@@ -128,6 +211,7 @@ ERF = SurrogateSpec(
     primitive_tex=r"\tfrac12 \operatorname{erfc}(-\alpha x)",
     derivative_tex=r"\frac{\alpha}{\sqrt\pi} e^{-\alpha^2 x^2}",
     summary="Gaussian-error-function surrogate: a Gaussian σ′ with peak α/√π.",
+    triton_derivative="z = p0 * x\ny = (p0 * 0.5641895835477563) * tl.exp(-(z * z))  # 1/√π",
 )
 
 PIECEWISE_LEAKY_RELU = SurrogateSpec(
@@ -147,6 +231,7 @@ PIECEWISE_LEAKY_RELU = SurrogateSpec(
     kinks=lambda w, c: (-w, w),
     note=("σ′ is the exact slope of σ (1/(2w), as in SpikingJelly 2.x's torch path; v0.0.0.0.14 "
           "and its CUDA kernels use 1/w). Our default w = 0.5 makes the peak 1."),
+    triton_derivative="y = p1 + (0.5 / p0 - p1) * tl.where(ax < p0, 1.0, 0.0)",
 )
 
 SQUAREWAVE_FOURIER_SERIES = SurrogateSpec(
@@ -156,16 +241,18 @@ SQUAREWAVE_FOURIER_SERIES = SurrogateSpec(
         HyperParameter("n", 2, INTEGER_AT_LEAST_TWO, "number of terms plus one (n − 1 sines)"),
         HyperParameter("T_period", 4.0, POSITIVE, "period of the square wave", 8.0),
     ),
-    primitive=lambda x, n, T_period: 0.5 + (2 / math.pi) * sum(
-        torch.sin((2 * i - 1) * (2 * math.pi / T_period) * x) / (2 * i - 1)
-        for i in range(1, int(n))),
-    derivative=lambda x, n, T_period: (4 / T_period) * sum(
-        torch.cos((2 * i - 1) * (2 * math.pi / T_period) * x) for i in range(1, int(n))),
+    primitive=_squarewave_primitive,
+    derivative=_squarewave_derivative,
     primitive_tex=(r"\frac12 + \frac{2}{\pi}\sum_{i=1}^{n-1}\frac{\sin((2i-1)\omega x)}{2i-1},"
                    r"\ \omega = \frac{2\pi}{T}"),
     derivative_tex=r"\frac{4}{T}\sum_{i=1}^{n-1}\cos((2i-1)\omega x)",
     summary=("Square-wave Fourier-series surrogate: a truncated Fourier series of a square wave; "
              "σ′ is periodic and negative in places, peak 4(n − 1)/T."),
+    triton_derivative=("omega = 6.283185307179586 / p0  # 2π/T\n"
+                       "acc = x * 0.0\n"
+                       "for i in range(1, n_terms):\n"
+                       "    acc += tl.cos((2.0 * i - 1.0) * omega * x)\n"
+                       "y = (4.0 / p0) * acc"),
 )
 
 S2NN = SurrogateSpec(
@@ -187,6 +274,9 @@ S2NN = SurrogateSpec(
     kinks=lambda alpha, beta: (0.0,),
     note=("SpikingJelly's primitive adds 1e-5 inside the logarithm, so its slope differs from σ′ "
           "by about 1e-5; ours is exactly ln(x + 1), consistent with σ′."),
+    triton_derivative=("s = 1.0 / (1.0 + tl.exp(-p0 * x))\n"
+                       "y = tl.where(x < 0.0, p0 * s * (1.0 - s),\n"
+                       "             p1 / (tl.maximum(x, 0.0) + 1.0))"),
 )
 
 Q_PSEUDO_SPIKE = SurrogateSpec(
@@ -203,6 +293,7 @@ Q_PSEUDO_SPIKE = SurrogateSpec(
                    r"\end{cases}"),
     derivative_tex=r"\Bigl(1 + \frac{2|x|}{\alpha - 1}\Bigr)^{-\alpha}",
     summary="q-PseudoSpike surrogate (Sun et al. 2022): tunable heavy tails, peak 1 for any α > 1.",
+    triton_derivative="y = tl.exp2(-p0 * tl.log2(1.0 + 2.0 * ax / (p0 - 1.0)))",
 )
 
 LEAKY_K_RELU = SurrogateSpec(
@@ -218,6 +309,7 @@ LEAKY_K_RELU = SurrogateSpec(
     derivative_tex=r"\begin{cases} \text{leak}, & x < 0 \\ k, & x \ge 0 \end{cases}",
     summary="Leaky k-ReLU surrogate: a constant σ′ = k for x ≥ 0 and leak below (not a bump).",
     kinks=lambda leak, k: (0.0,),
+    triton_derivative="y = p0 + (p1 - p0) * tl.where(x >= 0.0, 1.0, 0.0)",
 )
 
 FAKE_NUMERICAL_GRADIENT = SurrogateSpec(
@@ -234,6 +326,7 @@ FAKE_NUMERICAL_GRADIENT = SurrogateSpec(
              "the threshold, 1/|x|, capped at α."),
     note=("SpikingJelly defines no primitive and no spiking flag for it; ours is the exact "
           "antiderivative of σ′ with σ(0) = 1/2."),
+    triton_derivative="y = tl.minimum(1.0 / ax, p0)",
 )
 
 LOG_TAILED_RELU = SurrogateSpec(
@@ -253,6 +346,7 @@ LOG_TAILED_RELU = SurrogateSpec(
     kinks=lambda alpha: (0.0, 1.0),
     note=("σ′(0) = α, which is 0 at the default: a membrane exactly at threshold gets no gradient. "
           "SpikingJelly 0.0.0.0.14's primitive returns NaN for x ≤ 0; ours is finite everywhere."),
+    triton_derivative="y = tl.where(x <= 0.0, p0, 1.0 / tl.maximum(x, 1.0))",
 )
 
 RECT = SurrogateSpec(
@@ -265,6 +359,7 @@ RECT = SurrogateSpec(
     derivative_tex=r"\alpha\, \mathbb{1}\bigl[|x| < \tfrac{1}{2\alpha}\bigr]",
     summary="Rectangular surrogate: a box σ′ of height α and width 1/α.",
     kinks=lambda alpha: (-0.5 / alpha, 0.5 / alpha),
+    triton_derivative="y = p0 * tl.where(ax < 0.5 / p0, 1.0, 0.0)",
 )
 
 DETERMINISTIC_PASS = SurrogateSpec(
@@ -276,6 +371,7 @@ DETERMINISTIC_PASS = SurrogateSpec(
     primitive_tex="x",
     derivative_tex="1",
     summary="Straight-through estimator: Θ(x) forward, the identity's gradient 1 backward.",
+    triton_derivative="y = x * 0.0 + 1.0",
 )
 
 POISSON_PASS = SurrogateSpec(

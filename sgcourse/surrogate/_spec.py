@@ -8,7 +8,7 @@ from typing import Literal
 
 import torch
 
-from sgcourse._checks import Domain, check_floating_tensor, check_real
+from sgcourse._checks import Domain, check_real, check_real_tensor
 
 Param = float | torch.Tensor
 Expr = Callable[..., torch.Tensor]
@@ -37,6 +37,23 @@ class SurrogateSpec:
     derivative σ′(x), both written with plain torch operations in numerically stable forms.
     The spiking forward pass is the Heaviside step Θ(x) (or Bernoulli sampling for
     ``forward="bernoulli"``) and the backward pass multiplies the incoming gradient by σ′(x).
+
+    Two optional parts serve the fused kernels (:mod:`sgcourse.kernels`); any surrogate may
+    provide them, and a kernel falls back to ``derivative`` (or to another backend) without them:
+
+    ``derivative_into(h, shift, out, *params) -> Tensor``
+        σ′(h − shift) computed in the preallocated ``out`` (shaped like ``h``, which is read
+        only), with Python-float ``shift`` and ``params``; the result must be bitwise equal to
+        ``derivative(h - shift, *params)``. The fused backward evaluates σ′ once per time step,
+        so saving its temporaries pays (the tests check the bits for every surrogate that has
+        one).
+    ``triton_derivative``
+        σ′ as Triton statements that assign ``y`` (float32) from ``x`` (float32) and ``ax`` =
+        :math:`|x|`, with the float hyper-parameters as ``p0``, ``p1`` (declaration order) and
+        an integer one as ``n_terms``; only ``triton.language`` builtins (``tl.exp``,
+        ``tl.where``, ``tl.maximum``, …) may be used. The Triton kernels are generated from
+        these snippets (:mod:`sgcourse.kernels._triton_surrogates`); an empty string means "no
+        Triton σ′".
     """
 
     name: str
@@ -50,6 +67,8 @@ class SurrogateSpec:
     kinks: Callable[..., tuple[float, ...]] = field(default=lambda *p: ())
     forward: Literal["heaviside", "bernoulli"] = "heaviside"
     note: str = ""
+    derivative_into: Callable[..., torch.Tensor] | None = None
+    triton_derivative: str = ""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -74,20 +93,22 @@ class SurrogateSpec:
             values[key] = value
         return {h.name: h.validate(values.get(h.name, h.default)) for h in self.hparams}
 
-    def check_params(self, params: Sequence[object]) -> tuple[Param, ...]:
+    def check_params(self, params: Sequence[object], like: torch.Tensor | None = None
+                     ) -> tuple[Param, ...]:
         """Validate the positional hyper-parameters of the functional API.
 
-        Numbers are checked fully. Tensors (a reference feature: a tensor ``alpha``) must be
-        real floating point; no gradient ever flows to them.
+        Numbers are checked fully. Tensors (a reference feature: a tensor ``alpha``) are checked
+        entry by entry (:func:`sgcourse._checks.check_real_tensor`: real floating point, every
+        entry in the domain, broadcastable to ``like``, the input); no gradient ever flows to
+        them (the spiking forward Θ(x) does not depend on them).
         """
         if len(params) > len(self.hparams):
             raise TypeError(f"{self.name}.apply takes at most {len(self.hparams)} "
                             f"hyper-parameter(s) {self.names} after x, got {len(params)}")
         checked: list[Param] = []
         for h, value in zip(self.hparams, params, strict=False):
-            if isinstance(value, torch.Tensor) and value.numel() != 1:
-                check_floating_tensor(value, h.name)
-                checked.append(value.detach())
+            if isinstance(value, torch.Tensor):
+                checked.append(check_real_tensor(h.name, value, h.domain, like))
             else:
                 checked.append(h.validate(value))
         checked.extend(h.default for h in self.hparams[len(params):])
