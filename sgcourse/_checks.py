@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 
@@ -16,15 +16,19 @@ __all__ = [
     "REAL",
     "Domain",
     "check_bool",
+    "check_finite",
     "check_floating_tensor",
     "check_int",
     "check_real",
+    "check_real_tensor",
 ]
 
 
-@dataclass(frozen=True)
-class Domain:
-    """A set of admissible real values, with the words used in error messages."""
+class Domain(NamedTuple):
+    """A set of admissible real values, with the words used in error messages.
+
+    A named tuple (not a dataclass) so that ``torch.compile`` can trace checks that capture one.
+    """
 
     description: str
     contains: Callable[[float], bool]
@@ -37,18 +41,34 @@ NONNEGATIVE = Domain("a finite number >= 0", lambda v: v >= 0)
 GREATER_THAN_ONE = Domain("a finite number > 1", lambda v: v > 1)
 
 
+def _fixed_not_learnable(name: str, domain: Domain) -> TypeError:
+    return TypeError(f"{name} must be {domain.description}, got a tensor that requires grad (such "
+                     f"as an nn.Parameter): {name} is a fixed hyper-parameter, it would be read "
+                     f"as a number and never learn; pass a float")
+
+
 def check_real(name: str, value: object, domain: Domain = REAL) -> float:
     """Return ``value`` as a Python float after checking its type, finiteness and domain.
 
     Integers are accepted and converted (``tau=2`` is fine); ``bool``, complex numbers, strings and
-    tensors with more than one element are rejected with a :class:`TypeError`; NaN, infinities and
-    values outside ``domain`` with a :class:`ValueError`.
+    tensors with more than one element are rejected with a :class:`TypeError`, and so is a tensor
+    that requires grad (an ``nn.Parameter`` would silently stop learning once read as a float);
+    NaN, infinities and values outside ``domain`` raise a :class:`ValueError`.
+
+    While ``torch.compile`` traces, a number (possibly symbolic) is checked with comparisons only
+    and returned as is; tensors go to :func:`check_real_tensor`.
     """
     if isinstance(value, torch.Tensor):
+        if value.requires_grad:
+            raise _fixed_not_learnable(name, domain)
         if value.numel() != 1 or value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} must be {domain.description}, got a tensor of shape "
                             f"{tuple(value.shape)} and dtype {value.dtype}")
         value = value.item()
+    elif torch.compiler.is_compiling():
+        if not (-math.inf < value < math.inf and domain.contains(value)):  # type: ignore[operator]
+            raise ValueError(f"{name} must be {domain.description}, got {value}")
+        return value  # type: ignore[return-value]
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be {domain.description}, got {type(value).__name__} "
                         f"{value!r}")
@@ -64,9 +84,45 @@ def check_real(name: str, value: object, domain: Domain = REAL) -> float:
     return as_float
 
 
-def check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` as an int >= ``minimum`` (integral floats such as ``2.0`` are accepted)."""
-    domain = Domain(f"an integer >= {minimum}", lambda v: v >= minimum, integer=True)
+def check_real_tensor(name: str, value: torch.Tensor, domain: Domain = REAL,
+                      like: torch.Tensor | None = None) -> torch.Tensor:
+    """Check a tensor of hyper-parameter values (one per element of the input it multiplies).
+
+    The tensor must be real floating point, must broadcast to ``like.shape`` without enlarging it
+    (when ``like`` is given), and every entry must be finite and in ``domain``. Raises
+    :class:`TypeError` or :class:`ValueError` naming ``name``; while ``torch.compile`` traces, the
+    value check becomes a run-time assertion (a ``RuntimeError`` with the same words), since a
+    traced graph cannot branch on tensor values. Returns the tensor, detached: the caller (the
+    functional surrogate API) sends no gradient to a hyper-parameter.
+    """
+    check_floating_tensor(value, name)
+    if like is not None:
+        fits = value.dim() <= like.dim() and all(
+            v in (1, n) for v, n in zip(reversed(value.shape), reversed(like.shape), strict=False))
+        if not fits:
+            raise ValueError(f"{name} must be a number or a tensor that broadcasts to the input's "
+                             f"shape {tuple(like.shape)}, got shape {tuple(value.shape)}")
+    flat = value.detach().flatten()
+    good = torch.isfinite(flat) & torch.as_tensor(domain.contains(flat), device=flat.device)
+    if domain.integer:
+        good = good & (flat == flat.round())
+    message = f"every entry of {name} must be {domain.description}"
+    if torch.compiler.is_compiling():
+        torch._assert_async(good.all(), message)
+    elif not bool(good.all()):
+        raise ValueError(f"{message}, got the entries {flat[~good][:3].tolist()}"
+                         f"{' (first 3 shown)' if int((~good).sum()) > 3 else ''}")
+    return value.detach()
+
+
+def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    """Return ``value`` as an int in ``[minimum, maximum]`` (integral floats such as ``2.0`` are
+    accepted; no upper bound when ``maximum`` is None)."""
+    if maximum is None:
+        domain = Domain(f"an integer >= {minimum}", lambda v: v >= minimum, integer=True)
+    else:
+        domain = Domain(f"an integer in [{minimum}, {maximum}]",
+                        lambda v: minimum <= v <= maximum, integer=True)
     return int(check_real(name, value, domain))
 
 
@@ -84,4 +140,22 @@ def check_floating_tensor(x: object, name: str = "x") -> torch.Tensor:
     if not x.is_floating_point():
         raise TypeError(f"{name} must be a real floating-point tensor (float16, bfloat16, float32 "
                         f"or float64), got dtype {x.dtype}")
+    return x
+
+
+def check_finite(x: torch.Tensor, name: str = "x") -> torch.Tensor:
+    """Raise :class:`ValueError` if the floating-point tensor ``x`` holds a NaN or an infinity.
+
+    The message gives how many entries are bad and the index of the first one, so the sample can
+    be found and cleaned (a NaN input trains a network silently to chance level).
+    """
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()
+        kinds = " or ".join(k for k, present in (("NaN", bool(torch.isnan(x).any())),
+                                                 ("infinite", bool(torch.isinf(x).any())))
+                            if present)
+        raise ValueError(f"{name} must hold finite numbers, got {len(bad)} {kinds} value(s), "
+                         f"the first at index {tuple(bad[0].tolist())}; clean or impute the data "
+                         f"first")
     return x

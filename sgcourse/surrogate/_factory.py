@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from sgcourse._checks import check_bool, check_floating_tensor
+from sgcourse._checks import check_bool, check_floating_tensor, check_real, check_real_tensor
 from sgcourse.surrogate._spec import Param, SurrogateSpec
 
 __all__ = ["Surrogate", "heaviside", "make_function", "make_module"]
@@ -29,25 +29,54 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
     return (x >= 0).to(x.dtype)
 
 
+def _check_probability_input(x: torch.Tensor) -> torch.Tensor:
+    """Bernoulli sampling needs a number at every entry: raise if ``x`` holds a NaN."""
+    has_nan = torch.isnan(x).any()
+    message = ("x must not contain NaN: PoissonPass fires with probability clamp(x, 0, 1), "
+               "which a NaN does not define")
+    if torch.compiler.is_compiling():
+        torch._assert_async(~has_nan, message)
+    elif bool(has_nan):
+        raise ValueError(f"{message} (got {int(torch.isnan(x).sum())} NaN entries)")
+    return x
+
+
 def make_function(spec: SurrogateSpec) -> type[torch.autograd.Function]:
     """The autograd Function: forward Θ(x), backward ``grad · σ′(x)``; hyper-parameters get None.
 
-    What ``torch.compile(fullgraph=True)`` traces captures only plain functions and tuples (the
-    spec object is reached only by the parameter check, which runs outside compilation).
+    The hyper-parameters are checked on every call, also while ``torch.compile`` traces (numbers
+    by comparisons; tensor entries by a run-time assertion, see
+    :func:`sgcourse._checks.check_real_tensor`). A tensor hyper-parameter must broadcast to the
+    shape of ``x``: the gradient it scales must keep the shape of ``x``.
     """
-
-    def check_params(params: tuple[Param, ...]) -> None:
-        spec.check_params(params)
-
     derivative = spec.derivative
     defaults = tuple(h.default for h in spec.hparams)
     bernoulli = spec.forward == "bernoulli"
+    # What torch.compile traces may capture only functions, tuples and named tuples (a Domain),
+    # not the spec object: while tracing, the same checks run from this tuple.
+    domains = tuple((h.name, h.domain) for h in spec.hparams)
+
+    def check_params_traced(x: torch.Tensor, params: tuple[Param, ...]) -> None:
+        if len(params) > len(domains):
+            raise TypeError(f"too many hyper-parameters after x: at most {len(domains)}")
+        for (name, domain), value in zip(domains, params, strict=False):
+            if isinstance(value, torch.Tensor):
+                check_real_tensor(name, value, domain, x)
+            else:
+                check_real(name, value, domain)
+
+    def check_params(x: torch.Tensor, params: tuple[Param, ...]) -> None:
+        spec.check_params(params, x)  # never traced: forward below must not capture spec
 
     def forward(x: torch.Tensor, *params: Param) -> torch.Tensor:
         check_floating_tensor(x, "x")
-        if not torch.compiler.is_compiling():
-            check_params(params)
-        return torch.bernoulli(x.clamp(0, 1)) if bernoulli else heaviside(x)
+        if torch.compiler.is_compiling():
+            check_params_traced(x, params)
+        else:
+            check_params(x, params)
+        if bernoulli:
+            return torch.bernoulli(_check_probability_input(x).clamp(0, 1))
+        return heaviside(x)
 
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
         x, *params = inputs
@@ -83,7 +112,8 @@ class Surrogate(nn.Module):
     With ``spiking=True`` (default) the module returns Θ(x) and back-propagates σ′(x); with
     ``spiking=False`` it returns the smooth primitive σ(x), differentiated by autograd.
     Hyper-parameters are plain float attributes, validated on every assignment; no gradient
-    flows to them.
+    flows to them, so a tensor that requires grad (such as an ``nn.Parameter``) is refused with
+    a :class:`TypeError` instead of being silently frozen into a float.
     """
 
     spec: ClassVar[SurrogateSpec]
