@@ -97,6 +97,18 @@ def test_redraw_is_fast_enough_for_a_continuous_slider(explorer):
     assert median < 0.5  # target < 0.1 s on an idle core; a loose bound so that load never fails it
 
 
+def test_two_explorers_with_the_same_settings_draw_the_same_bytes(explorer):
+    """What a learner sees is a function of the controls only (the lesson's explorer and any
+    other one built with its settings show the same picture, after any detour)."""
+    other = neuron_explorer(tau=5.0, v_threshold=1.0, amplitude=1.5, reset="hard")
+    assert other.image.value == explorer.image.value
+    other.sliders["tau"].value = 12.0
+    other.reset.value = "soft"
+    other.reset.value = "hard"
+    other.sliders["tau"].value = 5.0
+    assert other.image.value == explorer.image.value
+
+
 def test_render_is_deterministic(explorer):
     assert explorer.render_png() == explorer.render_png() == explorer.image.value
 

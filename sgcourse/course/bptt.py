@@ -78,7 +78,7 @@ def plot_input_gradients(gradients: dict[float, torch.Tensor]) -> Any:
                     color=line.get_color(),
                     label=r"$\frac{1}{\tau}(1-\frac{1}{\tau})^{k}$" if index == 0 else None)
     ax.set_xlabel("lag $k = T - 1 - t$ (steps before the loss)")
-    ax.set_ylabel(r"$|\partial V_{T-1} / \partial X_t|$")
+    ax.set_ylabel(r"$|\partial V[T-1] / \partial X[t]|$ (dimensionless)")
     ax.set_title(r"Gradient to earlier inputs decays like $(1 - 1/\tau)^k$")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
