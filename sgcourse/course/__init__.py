@@ -4,8 +4,9 @@
 - :mod:`sgcourse.course.exercises`: the checks of the lessons' exercises;
 - :mod:`sgcourse.course.models` and :mod:`sgcourse.course.bptt`: the lessons' networks and
   training helpers;
-- :mod:`sgcourse.course.notebook_tools` and :mod:`sgcourse.course.student_copies`: executing
-  lessons with their widget state, learners' copies;
+- :mod:`sgcourse.course.notebook_tools`: executing lessons with their widget state;
+- :mod:`sgcourse.course.classroom`: every lesson as an nbgrader assignment (``classroom`` and
+  ``student-copies`` commands);
 - :mod:`sgcourse.course.check` and :mod:`sgcourse.course.lab`: the ``check`` and ``lab`` commands.
 
 The library (:mod:`sgcourse.surrogate`, :mod:`sgcourse.neuron`, :mod:`sgcourse.kernels`,
@@ -16,10 +17,10 @@ The library (:mod:`sgcourse.surrogate`, :mod:`sgcourse.neuron`, :mod:`sgcourse.k
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from types import ModuleType
 
-_SUBMODULES = ("bptt", "check", "exercises", "lab", "models", "notebook_tools", "student_copies",
-               "widgets")
+_SUBMODULES = tuple(sorted(module.name for module in pkgutil.iter_modules(__path__)))
 
 __all__ = list(_SUBMODULES)
 

@@ -262,7 +262,7 @@ def released_copy(notebook: dict[str, Any], name: str = "notebook") -> dict[str,
 
     notebook = mark_notebook(copy.deepcopy(notebook), name)
 
-    node = nbformat.from_dict(notebook)
+    node = nbformat.reads(json.dumps(notebook), as_version=4)  # sources as strings
     config = Config()
     config.ClearSolutions.code_stub = {"python": CODE_STUB}
     resources: dict[str, Any] = {}
