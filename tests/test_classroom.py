@@ -112,6 +112,11 @@ def test_marking_is_idempotent_and_keeps_the_tags() -> None:
     (lambda nb: nb["cells"][2]["metadata"]["tags"].append(SOLUTION_TAG), "both"),
     (lambda nb: nb["cells"][0]["metadata"]["tags"].append(CHECK_TAG), "only code cells"),
     (lambda nb: nb["cells"][3].pop("id"), "no id"),
+    (lambda nb: nb["cells"][0].update(source="Answer between ### BEGIN SOLUTION and …"),
+     "other words"),
+    (lambda nb: nb["cells"][1].update(source=f"def f(x):\n    # BEGIN SOLUTION below\n"
+                                             f"    {BEGIN_SOLUTION}\n    return x\n"
+                                             f"    {END_SOLUTION}\n"), "mentions a solution"),
 ])
 def test_marking_rejects_a_malformed_exercise(change, message: str) -> None:
     notebook = _exercise()

@@ -93,8 +93,18 @@ def _cell_metadata(kind: str, grade_id: str) -> dict[str, Any]:
     return metadata
 
 
+def _mentions_a_marker(line: str) -> bool:
+    """Whether nbgrader would read ``line`` as a solution delimiter (it looks for substrings)."""
+    return any(word in line for word in (BEGIN_SOLUTION[4:], END_SOLUTION[4:]))
+
+
 def _check_solution_source(source: str, where: str) -> None:
     lines = [line.strip() for line in source.splitlines()]
+    stray = [line for line in lines
+             if _mentions_a_marker(line) and line not in (BEGIN_SOLUTION, END_SOLUTION)]
+    if stray:
+        raise ValueError(f"{where}: {stray[0]!r} mentions a solution marker; nbgrader would take "
+                         f"it for one. Only the marker lines themselves may contain those words")
     begins, ends = lines.count(BEGIN_SOLUTION), lines.count(END_SOLUTION)
     if begins == 0 or begins != ends:
         raise ValueError(f"{where}: a solution cell needs its answer between a line "
@@ -133,6 +143,11 @@ def mark_notebook(notebook: dict[str, Any], name: str = "notebook") -> dict[str,
             raise ValueError(f"{where}: only code cells can be tagged {kind!r}")
         if kind == "solution":
             _check_solution_source(_source(cell), where)
+        elif any(_mentions_a_marker(line) for line in _source(cell).splitlines()):
+            raise ValueError(f"{where}: the text mentions {BEGIN_SOLUTION[4:]!r} or "
+                             f"{END_SOLUTION[4:]!r}; nbgrader takes any line containing those "
+                             f"words for a solution marker. Describe the markers in other words "
+                             f"(e.g. 'between the two marker comments')")
         if kind == "check" and previous_kind not in ("solution", "check"):
             raise ValueError(f"{where}: a check cell must follow the solution cell it checks")
         cell_id = cell.get("id")
