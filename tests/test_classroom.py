@@ -142,6 +142,18 @@ def test_every_committed_lesson_is_an_nbgrader_assignment(path: Path) -> None:
     assert any(k["grade"] for k in kinds), f"{path.name} has no graded check"
 
 
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_graded_cells_ran_warning_free(path: Path) -> None:
+    """nbgrader scores a test cell 0 when it writes to stderr; the committed outputs (checked
+    against a fresh run by nbval) show what each check cell writes."""
+    for cell in read_notebook(path)["cells"]:
+        if CHECK_TAG in cell["metadata"].get("tags", []):
+            streams = [o for o in cell.get("outputs", []) if o.get("name") == "stderr"
+                       or o["output_type"] == "error"]
+            assert not streams, f"{path.name}: {_source(cell)!r} wrote {streams}"
+            assert cell.get("outputs"), f"{path.name}: {_source(cell)!r} was not executed"
+
+
 # --- released copies (nbgrader's own preprocessors) -------------------------------------------
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_a_released_lesson_has_no_solution_left_and_no_outputs(path: Path) -> None:
