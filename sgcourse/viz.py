@@ -359,6 +359,10 @@ def plot_raster(spikes: object, ax: Axes | None = None, title: str | None = None
     ax.scatter(times, neurons, marker="|", s=60, linewidths=1.5, color=color, label=label)
     ax.set_xlim(-0.5, steps - 0.5)
     ax.set_ylim(-0.5, count - 0.5)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("time step $t$ (steps)")
     ax.set_ylabel("neuron index $k$")
     ax.set_title(title if title is not None else

@@ -189,7 +189,7 @@ def test_spike_coordinates_lists_every_spike_and_rejects_non_spikes():
         viz.spike_coordinates(torch.zeros(5, 2, 3))
     with pytest.raises(ValueError, match="only 0 and 1"):
         viz.spike_coordinates(torch.full((4, 2), 0.5))
-    with pytest.raises(TypeError, match="spikes must be a torch.Tensor"):
+    with pytest.raises(TypeError, match=r"spikes must be a torch\.Tensor"):
         viz.spike_coordinates([[0, 1]])
 
 
@@ -200,6 +200,7 @@ def test_plot_raster_draws_one_mark_per_spike_with_labelled_axes():
     (marks,) = ax.collections
     assert len(marks.get_offsets()) == int(spikes.sum())
     assert "time step" in ax.get_xlabel() and "neuron" in ax.get_ylabel()
+    assert all(tick == int(tick) for tick in ax.get_xticks())  # time steps are whole numbers
     assert f"{int(spikes.sum())} spikes" in ax.get_title()
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["hidden spikes"]
     fig2, axes = plt.subplots(1, 2)
