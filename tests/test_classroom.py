@@ -231,6 +231,7 @@ def _nbgrader(course: Path, *args: str, timeout: float) -> str:
     return output
 
 
+@pytest.mark.timeout(900)  # generates every lesson and re-executes 3 of them twice
 def test_nbgrader_releases_every_lesson_and_autogrades_submissions(tmp_path: Path) -> None:
     from nbgrader.api import Gradebook
 
