@@ -53,6 +53,25 @@ class DigitsSplit(NamedTuple):
         return int(torch.cat([self.y_train, self.y_test]).max().item()) + 1
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed scikit-learn's ``random_state`` accepts."""
+
+
+def _check_stratified_fraction(test_fraction: float, samples: int, classes: int) -> None:
+    r"""Raise unless a stratified split of ``samples`` keeps every class in both parts.
+
+    scikit-learn puts :math:`n_{test} = \lceil f\,n \rceil` samples in the test set and needs
+    :math:`n_{test} \ge C` and :math:`n - n_{test} \ge C` for :math:`C` classes.
+    """
+    n_test = -int(-(test_fraction * samples) // 1)  # ceil, as scikit-learn rounds
+    if n_test < classes or samples - n_test < classes:
+        raise ValueError(f"test_fraction must leave each of the {classes} classes at least one "
+                         f"sample in both parts: with {samples} samples it must lie in "
+                         f"({(classes - 1) / samples:.4g}, {(samples - classes) / samples:.4g}], "
+                         f"got {test_fraction} ({n_test} test and {samples - n_test} training "
+                         f"samples)")
+
+
 def load_digits_tensors(test_fraction: float = 0.25, seed: int = 0) -> DigitsSplit:
     r"""The 8×8 handwritten digits as a stratified, deterministic train/test split.
 
@@ -63,7 +82,7 @@ def load_digits_tensors(test_fraction: float = 0.25, seed: int = 0) -> DigitsSpl
     Args:
         test_fraction: share of the 1797 samples put in the test set, strictly between 0 and 1
             (default 0.25: 1347 training and 450 test samples).
-        seed: integer >= 0 that fixes which samples go to the test set.
+        seed: integer in [0, 2**32 - 1] that fixes which samples go to the test set.
 
     Returns:
         A :class:`DigitsSplit` ``(x_train, y_train, x_test, y_test)`` of float32 features and
@@ -80,7 +99,7 @@ def load_digits_tensors(test_fraction: float = 0.25, seed: int = 0) -> DigitsSpl
         (torch.Size([1347, 64]), torch.Size([450, 64]))
     """
     test_fraction = check_real("test_fraction", test_fraction, OPEN_UNIT_INTERVAL)
-    seed = check_int("seed", seed, 0)
+    seed = check_int("seed", seed, 0, SEED_MAX)
     try:
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
@@ -91,6 +110,7 @@ def load_digits_tensors(test_fraction: float = 0.25, seed: int = 0) -> DigitsSpl
     digits = load_digits()
     features = torch.as_tensor(digits.data, dtype=torch.float32) / DIGITS_MAX_PIXEL
     labels = torch.as_tensor(digits.target, dtype=torch.int64)
+    _check_stratified_fraction(test_fraction, len(labels), int(labels.unique().numel()))
     train_index, test_index = train_test_split(
         torch.arange(len(labels)).numpy(), test_size=test_fraction, random_state=seed,
         stratify=labels.numpy())

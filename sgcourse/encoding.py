@@ -94,8 +94,10 @@ class LatencyEncoder(MemoryModule):
 
     Multi-step mode: ``[N, *]`` (the static input) → ``[T, N, *]``. Single-step mode: the first
     call after ``reset()`` encodes its input; that call and the next ones return the frames
-    :math:`t = 0, 1, \dots` in turn (cycling after T); the input of later calls is ignored, so
-    call :func:`sgcourse.functional.reset_net` before a new sample.
+    :math:`t = 0, 1, \dots` in turn (cycling after T). Every later call must pass the same
+    input (it is compared with the encoded one): a different input (another shape, dtype,
+    device or value) raises a :class:`ValueError` instead of silently replaying the code of the
+    previous sample, so call :func:`sgcourse.functional.reset_net` before a new sample.
 
     Args:
         T: number of time steps (>= 1).
@@ -110,14 +112,30 @@ class LatencyEncoder(MemoryModule):
         self.function = function
         self.step_mode = step_mode
         self.register_memory("spike", None)
+        self.register_memory("encoded", None)
         self.register_memory("t", 0)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.spike is None:
             self.spike = latency_encode(x, self.T, self.function)
+            self.encoded = x.detach().clone()
+        else:
+            self._require_encoded_input(x)
         frame = self.spike[self.t]
         self.t = (self.t + 1) % self.T
         return frame
+
+    def _require_encoded_input(self, x: object) -> None:
+        x = check_floating_tensor(x, "x")
+        encoded = self.encoded
+        same = (x.shape == encoded.shape and x.dtype == encoded.dtype
+                and x.device == encoded.device and torch.equal(x, encoded))
+        if not same:
+            raise ValueError(
+                f"LatencyEncoder: x (shape {tuple(x.shape)}, {x.dtype}) differs from the input "
+                f"being encoded since the last reset (shape {tuple(encoded.shape)}, "
+                f"{encoded.dtype}), which would replay the old code; call "
+                f"sgcourse.functional.reset_net(net) before a new sample")
 
     def multi_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         return latency_encode(x, self.T, self.function)

@@ -69,10 +69,17 @@ class MultiStepContainer(nn.Sequential, TimeContainer):
 
 
 class _SeqLayer(StepModule):
-    """Mixin: in ``'m'`` mode check ``[T, N, *]`` (with ``frame_dims`` dims per frame, if set) and
-    run the plain layer on ``[T·N, *]``; in ``'s'`` mode run the plain layer unchanged."""
+    """Mixin: in ``'m'`` mode check ``[T, N, *]`` (a frame ``[N, *]`` having between
+    ``frame_dims = (least, most)`` dimensions) and run the plain layer on ``[T·N, *]``; in
+    ``'s'`` mode run the plain layer unchanged.
 
-    frame_dims: int | None = None  # number of dimensions of one frame [N, *], if fixed
+    Checking the number of dimensions is what catches a single step ``[N, *]`` given to a
+    multi-step layer: without it the layer would fold N into the time axis and fail (or, worse,
+    succeed) deep inside the wrapped ``torch.nn`` layer.
+    """
+
+    frame_dims: tuple[int, int | None] = (2, None)  # least and most dimensions of a frame [N, *]
+    frame_layout: str = "N, ..."  # how a frame is written in error messages
 
     def _init_step_mode(self, step_mode: str) -> None:
         self.step_mode = step_mode
@@ -82,10 +89,15 @@ class _SeqLayer(StepModule):
         if self.step_mode == "s":
             return layer_forward(x)
         check_sequence(x)
-        if self.frame_dims is not None and x.dim() != self.frame_dims + 1:
-            raise ValueError(f"{type(self).__name__} in multi-step mode expects a "
-                             f"{self.frame_dims + 1}-D input [T, N, ...], got shape "
-                             f"{tuple(x.shape)}")
+        least, most = self.frame_dims
+        if x.dim() - 1 < least or (most is not None and x.dim() - 1 > most):
+            ranks = (f"at least {least + 1}" if most is None else f"{least + 1}"
+                     if least == most else f"{least + 1} to {most + 1}")
+            raise ValueError(
+                f"{type(self).__name__} in multi-step mode expects x_seq of shape "
+                f"[T, {self.frame_layout}] ({ranks} dimensions, time first), got shape "
+                f"{tuple(x.shape)}; for one time step [{self.frame_layout}] use step_mode='s', "
+                f"or add the time dimension with x.unsqueeze(0)")
         return seq_to_ann_forward(x, layer_forward)
 
     def extra_repr(self) -> str:
@@ -94,6 +106,14 @@ class _SeqLayer(StepModule):
 
 class Linear(_SeqLayer, nn.Linear):
     r""":class:`torch.nn.Linear`, :math:`y = x W^\top + b`, for ``[N, F]`` or ``[T, N, F]``."""
+
+    frame_layout = "N, ..., in_features"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(x, torch.Tensor) and x.dim() and x.shape[-1] != self.in_features:
+            raise ValueError(f"Linear expects an input whose last dimension is in_features="
+                             f"{self.in_features}, got shape {tuple(x.shape)}")
+        return super().forward(x)
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  step_mode: str = "s", **kwargs: Any) -> None:
@@ -104,7 +124,8 @@ class Linear(_SeqLayer, nn.Linear):
 class Conv2d(_SeqLayer, nn.Conv2d):
     """:class:`torch.nn.Conv2d`; multi-step input must be 5-D ``[T, N, C, H, W]``."""
 
-    frame_dims = 4
+    frame_dims = (4, 4)
+    frame_layout = "N, C, H, W"
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
                  padding: Any = 0, dilation: Any = 1, groups: int = 1, bias: bool = True,
@@ -117,6 +138,9 @@ class Conv2d(_SeqLayer, nn.Conv2d):
 class BatchNorm1d(_SeqLayer, nn.BatchNorm1d):
     """:class:`torch.nn.BatchNorm1d`; statistics over the ``T·N`` (and L) samples in ``'m'``."""
 
+    frame_dims = (2, 3)
+    frame_layout = "N, C(, L)"
+
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, step_mode: str = "s",
                  **kwargs: Any) -> None:
@@ -127,7 +151,8 @@ class BatchNorm1d(_SeqLayer, nn.BatchNorm1d):
 class BatchNorm2d(_SeqLayer, nn.BatchNorm2d):
     """:class:`torch.nn.BatchNorm2d`; multi-step input must be 5-D ``[T, N, C, H, W]``."""
 
-    frame_dims = 4
+    frame_dims = (4, 4)
+    frame_layout = "N, C, H, W"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, step_mode: str = "s",
@@ -139,7 +164,8 @@ class BatchNorm2d(_SeqLayer, nn.BatchNorm2d):
 class MaxPool2d(_SeqLayer, nn.MaxPool2d):
     """:class:`torch.nn.MaxPool2d`; multi-step input must be 5-D ``[T, N, C, H, W]``."""
 
-    frame_dims = 4
+    frame_dims = (4, 4)
+    frame_layout = "N, C, H, W"
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  dilation: Any = 1, return_indices: bool = False, ceil_mode: bool = False,
@@ -151,7 +177,8 @@ class MaxPool2d(_SeqLayer, nn.MaxPool2d):
 class AvgPool2d(_SeqLayer, nn.AvgPool2d):
     """:class:`torch.nn.AvgPool2d`; multi-step input must be 5-D ``[T, N, C, H, W]``."""
 
-    frame_dims = 4
+    frame_dims = (4, 4)
+    frame_layout = "N, C, H, W"
 
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0,
                  ceil_mode: bool = False, count_include_pad: bool = True,

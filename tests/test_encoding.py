@@ -84,6 +84,21 @@ def test_latency_encoder_single_step_replays_the_code():
     enc.step_mode = "m"
     torch.testing.assert_close(frames, enc(x))
     enc.step_mode = "s"
-    torch.testing.assert_close(enc(torch.zeros(1, 2)), frames[0])  # cycles, ignores new input
+    torch.testing.assert_close(enc(x.clone()), frames[0])  # cycles after T steps
     functional.reset_net(enc)
-    assert enc.t == 0 and enc.spike is None
+    assert enc.t == 0 and enc.spike is None and enc.encoded is None
+
+
+@pytest.mark.parametrize("new_input", [torch.zeros(1, 2), torch.rand(3, 2),
+                                       torch.tensor([[0.2, 0.9]], dtype=torch.float64)],
+                         ids=["new values", "new shape", "new dtype"])
+def test_latency_encoder_refuses_a_new_input_without_reset(new_input):
+    """A new sample before reset_net would silently get the previous sample's spike code."""
+    x = torch.tensor([[0.2, 0.9]])
+    enc = encoding.LatencyEncoder(5)
+    enc(x)
+    with pytest.raises(ValueError, match=r"LatencyEncoder: x .*reset_net"):
+        enc(new_input)
+    torch.testing.assert_close(enc(x), encoding.latency_encode(x, 5)[1])  # same x: goes on
+    functional.reset_net(enc)
+    torch.testing.assert_close(enc(new_input), encoding.latency_encode(new_input, 5)[0])

@@ -50,7 +50,7 @@ def test_batch_norm_uses_all_time_steps_as_samples(make, frame_shape):
                                   lambda: layer.BatchNorm2d(2, step_mode="m"),
                                   lambda: layer.MaxPool2d(2, step_mode="m")])
 def test_image_layers_need_5d_sequences(make):
-    with pytest.raises(ValueError, match="5-D"):
+    with pytest.raises(ValueError, match=r"x_seq of shape \[T, N, C, H, W\] \(5 dimensions"):
         make()(torch.rand(N, 2, 4, 4))
 
 

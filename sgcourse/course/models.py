@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from sgcourse import functional, neuron, surrogate
-from sgcourse._checks import POSITIVE, check_floating_tensor, check_int, check_real
+from sgcourse._checks import POSITIVE, check_finite, check_floating_tensor, check_int, check_real
 from sgcourse.datasets import DigitsSplit
 
 __all__ = [
@@ -174,6 +174,7 @@ class DigitsSNN(nn.Module):
         if images.dim() != 2 or images.shape[1] != self.input_layer.in_features:
             raise ValueError(f"images must have shape [N, {self.input_layer.in_features}], got "
                              f"{tuple(images.shape)}")
+        check_finite(images, "images")
         functional.reset_net(self)
         current = self.input_layer(self.input_gain * images)
         current_seq = current.unsqueeze(0).expand(self.time_steps, *current.shape)
@@ -228,10 +229,15 @@ class TrainingHistory:
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
              batch_size: int = 512) -> Evaluation:
-    """Mean cross-entropy and accuracy of ``model`` on ``images`` ``[N, F]``, ``labels`` ``[N]``."""
-    check_floating_tensor(images, "images")
+    """Mean cross-entropy and accuracy of ``model`` on ``images`` ``[N, F]``, ``labels`` ``[N]``.
+
+    Raises :class:`ValueError` for non-finite images and for labels outside
+    ``[0, number of model outputs)``, before any evaluation.
+    """
+    _check_images(images, "images")
     _check_labels(labels, images)
     batch_size = check_int("batch_size", batch_size, 1)
+    _check_label_range(labels, _num_outputs(model, images), "labels")
     total_loss, correct = 0.0, 0
     for start in range(0, len(labels), batch_size):
         logits = model(images[start:start + batch_size])
@@ -247,10 +253,12 @@ def batch_gradients(model: nn.Module, images: torch.Tensor,
 
     The model's ``.grad`` fields are cleared first and left holding these gradients.
     """
-    check_floating_tensor(images, "images")
+    _check_images(images, "images")
     _check_labels(labels, images)
     model.zero_grad(set_to_none=True)
-    nn.functional.cross_entropy(model(images), labels).backward()
+    logits = model(images)
+    _check_label_range(labels, _logit_classes(logits), "labels")
+    nn.functional.cross_entropy(logits, labels).backward()
     return {name: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
             for name, p in model.named_parameters()}
 
@@ -275,6 +283,12 @@ def train(model: nn.Module, data: DigitsSplit, epochs: int = 15, lr: float = 1e-
 
     Returns:
         A :class:`TrainingHistory`.
+
+    Raises:
+        TypeError, ValueError: before any training, for a bad argument, for non-finite images
+        (a NaN pixel would train silently to chance level), for labels outside
+        ``[0, number of model outputs)``, and for test data that does not match the training
+        data; the message names the offending field (``data.x_train``, ``data.y_test``, …).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -282,12 +296,20 @@ def train(model: nn.Module, data: DigitsSplit, epochs: int = 15, lr: float = 1e-
         raise TypeError("data must be a DigitsSplit (x_train, y_train, x_test, y_test), got "
                         f"{type(data).__name__}")
     x_train, y_train, x_test, y_test = data
-    check_floating_tensor(x_train, "data.x_train")
+    _check_images(x_train, "data.x_train")
     _check_labels(y_train, x_train, "data.y_train")
+    _check_images(x_test, "data.x_test")
+    _check_labels(y_test, x_test, "data.y_test")
+    if x_test.shape[1:] != x_train.shape[1:]:
+        raise ValueError(f"data.x_test must have the sample shape of data.x_train, "
+                         f"{tuple(x_train.shape[1:])}, got {tuple(x_test.shape[1:])}")
     epochs = check_int("epochs", epochs, 1)
     lr = check_real("lr", lr, POSITIVE)
     seed = check_int("seed", seed, 0)
     batch_size = check_int("batch_size", batch_size, 1)
+    num_classes = _num_outputs(model, x_train)
+    _check_label_range(y_train, num_classes, "data.y_train")
+    _check_label_range(y_test, num_classes, "data.y_test")
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = TrainingHistory(max_abs_grad={name: [] for name, _ in model.named_parameters()})
@@ -322,6 +344,47 @@ def train(model: nn.Module, data: DigitsSplit, epochs: int = 15, lr: float = 1e-
 def _nan_aware_max(a: float, b: float) -> float:
     """max(a, b), but NaN if either is NaN (Python's ``max`` would silently drop a NaN)."""
     return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+
+
+def _check_images(images: object, name: str) -> torch.Tensor:
+    """A floating tensor ``[N, *]`` with N > 0 and no NaN or infinity."""
+    check_floating_tensor(images, name)
+    if images.dim() < 2 or len(images) == 0:
+        raise ValueError(f"{name} must have shape [N, F] (one row of features per sample, "
+                         f"N > 0), got {tuple(images.shape)}")
+    return check_finite(images, name)
+
+
+def _logit_classes(logits: object) -> int:
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        raise ValueError(f"model must map images [N, F] to logits [N, C], got "
+                         f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else logits!r}")
+    return int(logits.shape[1])
+
+
+def _num_outputs(model: nn.Module, images: torch.Tensor) -> int:
+    """The number C of classes the model scores: the width of its logits on one sample.
+
+    The probe runs in eval mode without gradients, leaves the random state, the training flag
+    and (through ``reset_net``) the neuron state as they were.
+    """
+    was_training = model.training
+    devices = [images.device] if images.device.type == "cuda" else []
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+            model.eval()
+            logits = model(images[:1])
+    finally:
+        model.train(was_training)
+        functional.reset_net(model)
+    return _logit_classes(logits)
+
+
+def _check_label_range(labels: torch.Tensor, num_classes: int, name: str) -> None:
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= num_classes:
+        raise ValueError(f"{name} must hold class indices in [0, {num_classes - 1}] (the model "
+                         f"has {num_classes} outputs), got values in [{low}, {high}]")
 
 
 def _check_labels(labels: object, images: torch.Tensor, name: str = "labels") -> None:

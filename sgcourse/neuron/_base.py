@@ -33,13 +33,27 @@ from sgcourse.neuron import _dispatch
 __all__ = ["BaseNode", "HyperCheck", "optional_real", "real", "torch_multi_step"]
 
 SurrogateFn = Callable[[torch.Tensor], torch.Tensor]
+_STATE_NUMBER = Domain("a finite real number or a tensor shaped like the input step",
+                       lambda v: True)
 HyperCheck = Callable[[str, Any], Any]
 """Validates one hyper-parameter: ``check(name, value)`` returns the value to store or raises."""
 
 
 def real(domain: Domain = REAL) -> HyperCheck:
-    """A check accepting a finite real number in ``domain`` (ints become floats)."""
-    return lambda name, value: check_real(name, value, domain)
+    """A check accepting a finite real number in ``domain`` (ints become floats).
+
+    A tensor that requires grad (an ``nn.Parameter``) is refused with a :class:`TypeError`: the
+    hyper-parameters are numbers, and a parameter would silently stop learning once read as one.
+    """
+
+    def check(name: str, value: object) -> float:
+        if name == "tau" and isinstance(value, torch.Tensor) and value.requires_grad:
+            raise TypeError("tau must be a finite number > 1, got a tensor that requires grad "
+                            "(such as an nn.Parameter): tau is fixed here; for a learnable "
+                            "time constant use ParametricLIFNode(init_tau=...)")
+        return check_real(name, value, domain)
+
+    return check
 
 
 def optional_real(name: str, value: object) -> float | None:
@@ -104,6 +118,8 @@ class BaseNode(MemoryModule):
         check = type(self).hyper_parameters.get(name)
         if check is not None:
             value = check(name, value)
+            if name == "store_v_seq" and value != self.__dict__.get(name, value):
+                self._require_between_sequences(name)
             current = {n: self.__dict__[n] for n in type(self).hyper_parameters
                        if n in self.__dict__}
             self.check_relations({**current, name: value})
@@ -115,6 +131,16 @@ class BaseNode(MemoryModule):
         super().__setattr__(name, value)
         if check is not None:
             self.hyper_parameter_changed(name)
+
+    def _require_between_sequences(self, name: str) -> None:
+        """Raise if the neuron is in the middle of a sequence (a state memory holds a tensor)."""
+        memories = self.__dict__.get("_memories", {})
+        if any(isinstance(memories.get(state), torch.Tensor) for state in self.state_names):
+            raise ValueError(f"{name} cannot change in the middle of a sequence: {name}="
+                             f"{getattr(self, name)} held for the steps already run, which v_seq "
+                             f"would silently miss or keep; call "
+                             f"sgcourse.functional.reset_net(net) first (or set {name} at "
+                             f"construction)")
 
     def check_relations(self, values: Mapping[str, Any]) -> None:
         """Raise :class:`ValueError` if the hyper-parameters ``values`` (those set so far) are
@@ -205,13 +231,20 @@ class BaseNode(MemoryModule):
 
     # ---- state handling ----------------------------------------------------------------------
     def _materialize(self, frame: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The state tensors for a frame ``[N, *]``: floats become ``full_like`` tensors; stored
-        tensors must match the frame's shape and device."""
+        """The state tensors for a frame ``[N, *]``: numbers become ``full_like`` tensors; stored
+        tensors must match the frame's shape, device and dtype (a state set by the user, too)."""
         state = []
         for name in self.state_names:
             value = getattr(self, name)
             if not isinstance(value, torch.Tensor):
-                value = torch.full_like(frame, float(value))
+                number = check_real(f"{type(self).__name__}.{name}", value, _STATE_NUMBER)
+                value = torch.full_like(frame, number)
+            elif value.dtype != frame.dtype:
+                raise TypeError(
+                    f"{type(self).__name__}: the stored state {name!r} has dtype {value.dtype}, "
+                    f"but the input step has dtype {frame.dtype}; a state set by hand must have "
+                    f"the input's dtype (e.g. torch.zeros_like(x)), and a new batch of another "
+                    f"dtype needs sgcourse.functional.reset_net(net) first")
             elif value.shape != frame.shape or value.device != frame.device:
                 raise ValueError(
                     f"{type(self).__name__}: the stored state {name!r} has shape "
