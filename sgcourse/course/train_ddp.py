@@ -30,8 +30,9 @@ and during ``backward()`` DDP *all-reduces* the gradients: every rank receives t
 the gradient of the mean loss over the global batch of :math:`R b` samples (the shards have
 equal sizes: the sampler drops the last few samples so that :math:`R` divides the training
 set). Every rank then takes the same optimizer step from the same :math:`\theta` with the same
-:math:`g`, so the replicas stay identical, step after step, and one training step processes
-:math:`R` times more samples in about the time one process needs for :math:`b`.
+:math:`g`, so the replicas stay identical, step after step. A step processes :math:`R b`
+samples; with a core or a GPU per rank it takes about as long as one process needs for
+:math:`b` samples, plus the all-reduce.
 
 The spiking neurons keep their membrane potential between calls; after each step
 ``sgcourse.functional.reset_net(model)`` resets them (it reaches the neurons inside the DDP
@@ -282,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.report_dir.mkdir(parents=True, exist_ok=True)
             path = args.report_dir / f"rank{rank}.json"
             path.write_text(json.dumps(asdict(report)), encoding="utf-8")
-        dist.barrier()
+        dist.barrier(device_ids=[local_rank] if use_cuda else None)
     finally:
         dist.destroy_process_group()
     return 0
