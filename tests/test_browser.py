@@ -1,9 +1,12 @@
-"""Real browser: every lesson with an alpha explorer runs in JupyterLab and its slider redraws.
+"""Real browser: every lesson that shows a slider runs in JupyterLab and its explorers redraw.
 
-Starts JupyterLab (autosave off) and headless Chromium, runs every cell of each lesson that calls
-``alpha_explorer(``, fails on any error output, moves each alpha slider with the keyboard and
-requires the plot's pixels to change and then to come back exactly. A lesson with saved widget
-state must draw its explorer from that state before running. Screenshots go to
+A lesson is selected when its saved widget state holds a slider model (``FloatSliderModel``,
+``IntSliderModel``, ...) or a code cell builds an explorer (``alpha_explorer(``,
+``neuron_explorer(``, any ``*_explorer(``). One JupyterLab server (autosave off) and one headless
+Chromium serve all of them, one notebook after the other: each is opened, must draw its explorer
+from the saved widget state before running (when it has one), runs every cell without an error
+output, and then the first slider of every explorer is moved with the keyboard: the plot's pixels
+must change, and come back exactly when the slider is moved back. Screenshots go to
 ``build/browser/``. Needs Debian's Chromium (``apt-get install -y chromium``); set
 ``SGCOURSE_SKIP_BROWSER=1`` to skip on purpose.
 """
@@ -16,39 +19,64 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sgcourse.course.notebook_tools import WIDGET_STATE_MIME
-
 try:
-    from browser.harness import LabSession, notebooks_with_alpha_explorer, require_chromium
+    from browser.harness import (
+        EXPLORER_CALL,
+        LabSession,
+        notebooks_with_sliders,
+        require_chromium,
+        saved_slider_models,
+    )
 except ImportError:  # tests/ collected as a package
-    from tests.browser.harness import LabSession, notebooks_with_alpha_explorer, require_chromium
+    from tests.browser.harness import (
+        EXPLORER_CALL,
+        LabSession,
+        notebooks_with_sliders,
+        require_chromium,
+        saved_slider_models,
+    )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def has_widget_state(path: Path) -> bool:
-    widgets = nbformat.read(str(path), as_version=4).metadata.get("widgets", {})
-    return bool(widgets.get(WIDGET_STATE_MIME, {}).get("state"))
+LESSONS = REPO / "lessons"
 SCREENSHOTS = REPO / "build" / "browser"
 
-pytestmark = pytest.mark.browser
+
+def _notebook(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
 
 
-def test_lessons_with_alpha_explorer_work_in_jupyterlab() -> None:
+def _explorer_cells(path: Path) -> int:
+    return sum(cell.cell_type == "code" and bool(EXPLORER_CALL.search(cell.source))
+               for cell in _notebook(path).cells)
+
+
+def test_selection_covers_every_lesson_that_shows_a_slider() -> None:
+    """Not a browser test: the selection is what the browser test relies on. Every lesson with a
+    saved slider or an explorer call is selected; the surrogate and neuron lessons are among
+    them; a lesson without either is not."""
+    selected = notebooks_with_sliders(LESSONS)
+    names = [path.name for path in selected]
+    assert "02_surrogate_gradients.ipynb" in names and "03_neurons_and_bptt.ipynb" in names
+    for path in sorted(LESSONS.glob("*.ipynb")):
+        shows_slider = bool(saved_slider_models(_notebook(path))) or _explorer_cells(path) > 0
+        assert (path in selected) == shows_slider, path.name
+    assert not saved_slider_models(_notebook(LESSONS / "01_heaviside_and_the_dead_gradient.ipynb"))
+    assert "01_heaviside_and_the_dead_gradient.ipynb" not in names
+
+
+@pytest.mark.browser
+def test_every_lesson_with_a_slider_works_in_jupyterlab() -> None:
     executable = require_chromium()
-    lessons = notebooks_with_alpha_explorer(REPO / "lessons")
-    assert lessons, (
-        "no lesson in lessons/ calls alpha_explorer(: the browser test has nothing to check "
-        "(the surrogate-gradients lesson must show the alpha explorer)"
-    )
-    # A lesson that carries saved widget state (sgcourse.course.notebook_tools) must show its
-    # explorer
-    # from that state before anything runs; JupyterLab draws saved widgets only in trusted
-    # notebooks, so these are trusted for the test's private server only.
-    with_state = {str(path.relative_to(REPO)) for path in lessons if has_widget_state(path)}
+    lessons = notebooks_with_sliders(LESSONS)
+    assert lessons, "no lesson shows a slider: the browser test has nothing to check"
+    # A lesson that carries saved widget state must show its explorer from that state before
+    # anything runs; JupyterLab draws saved widgets only in trusted notebooks, so these are
+    # trusted for the test's private server only.
+    with_state = {str(path.relative_to(REPO)) for path in lessons
+                  if saved_slider_models(_notebook(path))}
     start = time.monotonic()
     with LabSession(REPO, screenshot_dir=SCREENSHOTS, executable=executable,
-                    trusted=tuple(sorted(with_state))) as lab:
+                    trusted=tuple(sorted(with_state)), run_timeout=180.0) as lab:
         reports = [lab.check_notebook(relative, expect_saved_widgets=relative in with_state)
                    for relative in (str(path.relative_to(REPO)) for path in lessons)]
         kernel_pids = set(lab.kernel_pids)
@@ -56,15 +84,18 @@ def test_lessons_with_alpha_explorer_work_in_jupyterlab() -> None:
     # The session stopped the server and Chromium, asserted that none of their processes is
     # running and that no notebook changed on disk. The kernel check must not be vacuous:
     assert kernel_pids, "no kernel process was ever seen, so 'nothing left running' proves nothing"
-    for report in reports:
-        assert report.sliders, f"{report.path}: no alpha slider was checked"
+    for path, report in zip(lessons, reports, strict=True):
+        # every explorer the lesson builds was found and moved (a lesson may build more than one)
+        assert len(report.sliders) >= max(1, _explorer_cells(path)), (
+            f"{report.path}: {len(report.sliders)} explorer(s) checked, "
+            f"{_explorer_cells(path)} built")
         for slider in report.sliders:
             assert slider.readout_after != slider.readout_before
             assert slider.readout_restored == slider.readout_before
             for shot in slider.screenshots:
                 assert shot.is_file() and shot.stat().st_size > 0
         print(f"{report.path} (saved widget state: {report.path in with_state}): opened in "
-              f"{report.seconds_to_open:.1f} s, ran in "
-              f"{report.seconds_to_run:.1f} s, sliders {[s.label for s in report.sliders]}, "
+              f"{report.seconds_to_open:.1f} s, ran in {report.seconds_to_run:.1f} s, "
+              f"first sliders {[s.label for s in report.sliders]}, "
               f"first redraw after {report.sliders[0].seconds_to_change:.2f} s")
-    print(f"browser test: {time.monotonic() - start:.1f} s in all")
+    print(f"browser test: {len(lessons)} lessons in {time.monotonic() - start:.1f} s")

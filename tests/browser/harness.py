@@ -4,10 +4,13 @@
 ...     lab.check_notebook("lessons/02_surrogate_gradients.ipynb")
 
 :meth:`LabSession.check_notebook` opens a notebook in JupyterLab, runs all cells, fails on any
-error output, moves every alpha slider and requires its plot to follow (see
-:func:`lab_page.check_alpha_sliders`), then shuts the notebook's kernel down. Leaving the session
+error output, moves the first slider of every explorer and requires its plot to follow (see
+:func:`lab_page.check_explorer_sliders`), then shuts the notebook's kernel down. One server and
+one Chromium serve every notebook of a session, one after the other. Leaving the session
 stops the server and Chromium, asserts that none of their processes is running, and asserts that
-no ``.ipynb`` under the root changed (autosave is off; nothing may save).
+JupyterLab saved nothing (autosave is off): every notebook the session opened is byte-for-byte
+what it was before, and no checkpoint appeared under the root. Notebooks the session did not open
+are not compared, so others may edit them meanwhile (a shared working tree).
 """
 
 from __future__ import annotations
@@ -25,42 +28,58 @@ from types import TracebackType
 import nbformat
 from playwright.sync_api import Page
 
+from sgcourse.course.notebook_tools import WIDGET_STATE_MIME
+
 from .jupyterlab_server import JupyterLabServer
 from .lab_page import (
     INSTALL_HINT,
     SliderCheckFailed,
     SliderReport,
-    alpha_sliders,
-    check_alpha_sliders,
+    check_explorer_sliders,
     chromium_executable,
     chromium_page,
     close_notebook,
+    explorers,
     open_lab,
     open_notebook,
     run_all_cells,
-    wait_for_alpha_slider,
+    wait_for_explorer,
 )
 
 __all__ = [
-    "ALPHA_EXPLORER_CALL",
+    "EXPLORER_CALL",
+    "SLIDER_MODELS",
     "LabSession",
     "NotebookReport",
     "notebook_hashes",
-    "notebooks_with_alpha_explorer",
+    "notebooks_with_sliders",
     "require_chromium",
+    "saved_slider_models",
 ]
 
-#: A lesson that calls this shows an alpha slider, and is driven by the browser test.
-ALPHA_EXPLORER_CALL = re.compile(r"\balpha_explorer\(")
+#: ipywidgets models drawn as a single-handle noUiSlider, which the browser check can move.
+SLIDER_MODELS = frozenset({"FloatSliderModel", "IntSliderModel", "FloatLogSliderModel",
+                           "SelectionSliderModel"})
+
+#: A code cell that builds a course explorer (``alpha_explorer(``, ``neuron_explorer(``, ...).
+EXPLORER_CALL = re.compile(r"\b\w+_explorer\(")
+
+def saved_slider_models(notebook: nbformat.NotebookNode) -> list[str]:
+    """Ids of the slider models (:data:`SLIDER_MODELS`) in the notebook's saved widget state."""
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE_MIME, {}).get("state", {})
+    return sorted(model_id for model_id, model in state.items()
+                  if model.get("model_name") in SLIDER_MODELS)
 
 
-def notebooks_with_alpha_explorer(lessons_dir: Path) -> list[Path]:
-    """The notebooks in ``lessons_dir`` with a code cell that calls ``alpha_explorer(``."""
+def notebooks_with_sliders(lessons_dir: Path) -> list[Path]:
+    """The notebooks in ``lessons_dir`` that show a slider: their saved widget state holds a
+    slider model, or a code cell builds an explorer (``*_explorer(``, state saved or not)."""
     found = []
     for path in sorted(lessons_dir.glob("*.ipynb")):
         notebook = nbformat.read(str(path), as_version=4)
-        if any(cell.cell_type == "code" and ALPHA_EXPLORER_CALL.search(cell.source)
-               for cell in notebook.cells):
+        if saved_slider_models(notebook) or any(
+                cell.cell_type == "code" and EXPLORER_CALL.search(cell.source)
+                for cell in notebook.cells):
             found.append(path)
     return found
 
@@ -70,7 +89,8 @@ SKIPPED_DIRS = {".git", ".venv", "venv", "build", "node_modules", "__pycache__",
 
 
 def notebook_hashes(root: Path) -> dict[str, str]:
-    """SHA-256 of every ``.ipynb`` under ``root`` (checkpoints included, should any appear)."""
+    """SHA-256 of every ``.ipynb`` under ``root`` (checkpoints included, should any appear),
+    by path relative to ``root``."""
     hashes = {}
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
@@ -122,6 +142,8 @@ class LabSession:
         #: Seconds spent starting the server, Chromium and JupyterLab's page.
         self.timings: dict[str, float] = {}
         self._hashes_before: dict[str, str] = {}
+        #: Notebooks opened in this session (paths relative to the root).
+        self.opened: list[str] = []
         self._page_cm: AbstractContextManager[Page] | None = None
         self.page: Page | None = None
 
@@ -156,39 +178,43 @@ class LabSession:
             left = self.server.alive()
             assert not left, f"processes still running after the session: {left}"
             after = notebook_hashes(self.root)
-            assert after == self._hashes_before, (
-                "JupyterLab modified notebooks on disk (autosave must be off): "
-                f"{sorted(set(after.items()) ^ set(self._hashes_before.items()))}"
+            changed = sorted(path for path in set(self.opened)
+                             if after.get(path) != self._hashes_before.get(path))
+            checkpoints = sorted(path for path in set(after) - set(self._hashes_before)
+                                 if ".ipynb_checkpoints" in Path(path).parts)
+            assert not changed and not checkpoints, (
+                "JupyterLab wrote notebooks on disk (autosave must be off): changed "
+                f"{changed}, new checkpoints {checkpoints}"
             )
 
     def check_notebook(self, relative_path: str, *, name: str | None = None,
                        expect_saved_widgets: bool = False) -> NotebookReport:
-        """Open, run all, check every alpha slider, shut the kernel down (see module doc).
+        """Open, run all, check the first slider of every explorer, shut the kernel down.
 
-        With ``expect_saved_widgets``, the alpha slider must first be drawn from the widget
-        state saved in the notebook, before any cell runs (what a static render shows).
+        With ``expect_saved_widgets``, an explorer must first be drawn from the widget state
+        saved in the notebook, before any cell runs (what a static render shows).
         """
         assert self.page is not None, "use LabSession as a context manager"
         page = self.page
         name = name or Path(relative_path).stem
         start = time.monotonic()
+        self.opened.append(str(Path(relative_path)))
         panel_id = open_notebook(page, relative_path)
         opened = time.monotonic()
         self.server.remember_processes()
         try:
             if expect_saved_widgets:
-                if not wait_for_alpha_slider(page, panel_id, timeout=self.change_timeout):
+                if not wait_for_explorer(page, panel_id, timeout=self.change_timeout):
                     raise SliderCheckFailed(
-                        f"{relative_path}: no alpha slider was drawn from the saved widget "
-                        "state before running")
+                        f"{relative_path}: no explorer (slider and plot) was drawn from the "
+                        "saved widget state before running")
                 if self.screenshot_dir is not None:
                     self.screenshot_dir.mkdir(parents=True, exist_ok=True)
-                    alpha_sliders(page, panel_id).first.locator(
-                        "xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]"
-                    ).screenshot(path=str(self.screenshot_dir / f"{name}-saved-state.png"))
+                    explorers(page, panel_id).first.screenshot(
+                        path=str(self.screenshot_dir / f"{name}-saved-state.png"))
             run_all_cells(page, timeout=self.run_timeout)
             ran = time.monotonic()
-            sliders = check_alpha_sliders(page, panel_id=panel_id, name=name,
+            sliders = check_explorer_sliders(page, panel_id=panel_id, name=name,
                                           screenshot_dir=self.screenshot_dir,
                                           change_timeout=self.change_timeout)
         finally:

@@ -1,15 +1,17 @@
-"""Playwright helpers: open a notebook in JupyterLab, run it, and check its alpha sliders.
+"""Playwright helpers: open a notebook in JupyterLab, run it, and check its live explorers.
 
-The check that matters is :func:`check_alpha_sliders`: for every slider whose label says "alpha"
-(or "α"), it focuses the noUiSlider handle, presses an arrow key several times, and requires
-that the readout changed *and* that the plot drawn next to the slider changed; then it presses
-the opposite key as many times and requires the plot to be restored exactly. A slider that is
-displayed but not wired to the plot fails with :class:`SliderCheckFailed`.
+An *explorer* is a cell output that holds at least one ipywidgets slider and a plot (an ``<img>``
+or ``<canvas>``): the alpha explorer of the surrogate lesson, the neuron explorer of the LIF
+lesson, or any later one. The check that matters is :func:`check_explorer_sliders`: for every
+explorer it takes the *first* slider, focuses its noUiSlider handle, presses an arrow key several
+times, and requires that the readout changed *and* that the explorer's plot changed; then it
+presses the opposite key as many times and requires the plot to be restored exactly. A slider
+that is displayed but not wired to the plot fails with :class:`SliderCheckFailed`.
 
 The plot fingerprint is a hash of pixels, not of ``img.src``: ``widgets.Image`` shows its bytes
 through a ``blob:`` URL that changes on every redraw even when the bytes do not. Every ``<img>``
-and ``<canvas>`` in the slider's output area (the explorer widget) is drawn onto a canvas and
-``toDataURL()`` is hashed.
+and ``<canvas>`` in the explorer's output area is drawn onto a canvas and ``toDataURL()`` is
+hashed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -33,14 +34,15 @@ __all__ = [
     "NotebookRunFailed",
     "SliderCheckFailed",
     "SliderReport",
-    "check_alpha_sliders",
+    "check_explorer_sliders",
     "chromium_executable",
     "chromium_page",
     "close_notebook",
+    "explorers",
     "open_lab",
     "open_notebook",
     "run_all_cells",
-    "wait_for_alpha_slider",
+    "wait_for_explorer",
 ]
 
 #: Flags measured to work for Debian's Chromium on a machine with a closed network.
@@ -55,8 +57,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-ALPHA_LABEL = re.compile(r"alpha|α", re.IGNORECASE)
-
 INSTALL_HINT = (
     "Install Debian's Chromium with `apt-get install -y chromium` (it provides "
     "/usr/bin/chromium; `.ci/run` does this), or point SGCOURSE_CHROMIUM at a Chromium binary. "
@@ -69,7 +69,7 @@ class NotebookRunFailed(AssertionError):
 
 
 class SliderCheckFailed(AssertionError):
-    """An alpha slider is missing, or moving it did not redraw (or restore) its plot."""
+    """No explorer was found, or moving its slider did not redraw (or restore) its plot."""
 
 
 def chromium_executable() -> str | None:
@@ -312,7 +312,7 @@ _FINGERPRINT_JS = """
 
 @dataclass
 class SliderReport:
-    """What happened to one alpha slider."""
+    """What happened to the first slider of one explorer."""
 
     label: str
     readout_before: str
@@ -323,20 +323,20 @@ class SliderReport:
     screenshots: list[Path] = field(default_factory=list)
 
 
-def alpha_sliders(page: Page, panel_id: str | None = None) -> Locator:
-    """Every rendered ipywidgets slider in an output area whose label says alpha (or α),
-    in the notebook panel with DOM id ``panel_id`` (or anywhere on the page)."""
+def explorers(page: Page, panel_id: str | None = None) -> Locator:
+    """Every rendered explorer: a cell output area holding an ipywidgets slider and a plot
+    (``<img>`` or ``<canvas>``), in the notebook panel with DOM id ``panel_id`` (or anywhere)."""
     scope = page.locator(f"[id='{panel_id}']") if panel_id else page.locator("body")
-    return scope.locator(".jp-OutputArea-output .widget-slider").filter(
-        has=page.locator(".widget-label", has_text=ALPHA_LABEL)
-    )
+    return (scope.locator(".jp-OutputArea-output")
+            .filter(has=page.locator(".widget-slider"))
+            .filter(has=page.locator("img, canvas")))
 
 
-def wait_for_alpha_slider(page: Page, panel_id: str | None, *, timeout: float) -> int:
-    """Wait until at least one alpha slider is rendered; return how many (0 on time-out)."""
+def wait_for_explorer(page: Page, panel_id: str | None, *, timeout: float) -> int:
+    """Wait until at least one explorer is rendered; return how many (0 on time-out)."""
     deadline = time.monotonic() + timeout
     while True:
-        count = alpha_sliders(page, panel_id).count()
+        count = explorers(page, panel_id).count()
         if count or time.monotonic() > deadline:
             return count
         time.sleep(0.25)
@@ -347,7 +347,7 @@ def _fingerprint(area: Locator) -> str | None:
     if parts is None:
         return None
     if not parts:
-        raise SliderCheckFailed("the alpha slider's output area holds no <img> or <canvas> plot")
+        raise SliderCheckFailed("the explorer's output area holds no <img> or <canvas> plot")
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part.encode("ascii"))
@@ -387,7 +387,7 @@ def _press(page: Page, key: str, times: int, delay: float) -> None:
         time.sleep(delay)
 
 
-def check_alpha_sliders(
+def check_explorer_sliders(
     page: Page,
     *,
     panel_id: str | None = None,
@@ -397,26 +397,26 @@ def check_alpha_sliders(
     change_timeout: float = 10.0,
     key_delay: float = 0.15,
 ) -> list[SliderReport]:
-    """Move every alpha slider on the page and require its plot to follow, then restore it.
+    """Move the first slider of every explorer and require its plot to follow, then restore it.
 
-    Raises :class:`SliderCheckFailed` when there is no alpha slider, when its readout or its plot
-    does not change within ``change_timeout`` seconds, or when moving it back does not restore
-    the plot's pixels exactly. Screenshots of each explorer before, after and restored are
-    written to ``screenshot_dir`` as ``<name>-alpha<i>-{before,after,restored}.png``.
+    Raises :class:`SliderCheckFailed` when there is no explorer, when the slider's readout or the
+    plot does not change within ``change_timeout`` seconds, or when moving it back does not
+    restore the plot's pixels exactly. Screenshots of each explorer before, after and restored
+    are written to ``screenshot_dir`` as ``<name>-explorer<i>-{before,after,restored}.png``.
     """
-    sliders = alpha_sliders(page, panel_id)
-    count = sliders.count()
+    areas = explorers(page, panel_id)
+    count = areas.count()
     if count == 0:
         raise SliderCheckFailed(
-            "no rendered slider labelled 'alpha' was found in any output area "
+            "no rendered explorer (a cell output with a slider and a plot) was found "
             "(is the @jupyter-widgets/jupyterlab-manager extension installed?)"
         )
     reports = []
     for index in range(count):
-        slider = sliders.nth(index)
+        area = areas.nth(index)
+        slider = area.locator(".widget-slider").first
         label = slider.locator(".widget-label").first.inner_text().strip()
-        what = f"alpha slider #{index} ({label!r}) of {name}"
-        area = slider.locator("xpath=ancestor::div[contains(@class, 'jp-OutputArea-output')][1]")
+        what = f"first slider ({label!r}) of explorer #{index} of {name}"
         handle = slider.locator(".noUi-handle[role=slider]").first
         if slider.locator(".noUi-handle[role=slider]").count() == 0:
             raise SliderCheckFailed(f"{what}: no noUiSlider handle (.noUi-handle[role=slider]) "
@@ -431,14 +431,17 @@ def check_alpha_sliders(
                  index: int = index) -> None:
             if screenshot_dir is not None:
                 screenshot_dir.mkdir(parents=True, exist_ok=True)
-                path = screenshot_dir / f"{name}-alpha{index}-{stage}.png"
+                path = screenshot_dir / f"{name}-explorer{index}-{stage}.png"
                 area.screenshot(path=str(path))
                 shots.append(path)
 
         shot("before")
         readout_before = _readout(slider)
-        at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
-        forward, back = ("ArrowLeft", "ArrowRight") if at_max else ("ArrowRight", "ArrowLeft")
+        # towards the farther end, so that `presses` steps fit and the way back is the same
+        now, low, high = (float(handle.get_attribute(f"aria-value{which}") or "nan")
+                          for which in ("now", "min", "max"))
+        forward, back = (("ArrowLeft", "ArrowRight") if now - low > high - now
+                         else ("ArrowRight", "ArrowLeft"))
         handle.focus()
         _press(page, forward, presses, key_delay)
         after, to_change = _settled_fingerprint(area, differs_from=before, timeout=change_timeout)
