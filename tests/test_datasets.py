@@ -87,3 +87,20 @@ def test_bad_seed_raises() -> None:
         load_digits_tensors(seed=1.5)
     with pytest.raises(TypeError, match="seed"):
         load_digits_tensors(seed="0")
+
+
+def test_test_fraction_that_leaves_a_class_out_is_refused_before_scikit_learn() -> None:
+    """A stratified split needs every class in both parts: with 1797 samples and 10 classes,
+    ceil(f · 1797) must lie in 10 … 1787; the limits themselves still work."""
+    smallest, largest = 9.5 / 1797, 1787 / 1797
+    assert len(load_digits_tensors(test_fraction=smallest).y_test) == 10
+    assert len(load_digits_tensors(test_fraction=largest).y_train) == 10
+    for bad in (9 / 1797, 0.001, 1787.5 / 1797, 0.999):
+        with pytest.raises(ValueError, match=r"test_fraction must leave each of the 10 classes"):
+            load_digits_tensors(test_fraction=bad)
+
+
+def test_seed_beyond_scikit_learns_range_is_refused() -> None:
+    assert len(load_digits_tensors(seed=2**32 - 1).y_test) == 450
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 4294967295\]"):
+        load_digits_tensors(seed=2**32)

@@ -48,6 +48,22 @@ def test_set_step_mode_reaches_all_but_container_contents():
         functional.set_step_mode(net, "t")
 
 
+def test_set_step_mode_refused_leaves_the_network_unchanged():
+    """The module that cannot take the mode comes last: a half-way conversion would already have
+    switched the layers and the neuron before it."""
+
+    class SingleStepIF(neuron.IFNode):
+        def supported_step_mode(self):
+            return ("s",)
+
+    net = nn.Sequential(layer.Linear(3, 4), neuron.LIFNode(), layer.Flatten(), SingleStepIF())
+    with pytest.raises(ValueError, match=r"not supported by 3 \(SingleStepIF.*nothing was"):
+        functional.set_step_mode(net, "m")
+    assert [m.step_mode for m in net] == ["s", "s", "s", "s"]
+    x = torch.rand(5, 3)
+    assert net(x).shape == (5, 4)  # still runs one step [N, F]
+
+
 def test_set_backend():
     net = small_net("m")
     functional.set_backend(net, "torch")

@@ -249,3 +249,46 @@ def test_evaluate_rejects_bad_labels() -> None:
 
 def test_digits_snn_repr_mentions_time_steps() -> None:
     assert "time_steps=8" in repr(DigitsSNN("sigmoid"))
+
+
+def test_train_checks_all_data_before_training() -> None:
+    """A NaN pixel used to train silently to chance level; bad test data or labels out of range
+    used to fail only after an epoch, or inside cross_entropy."""
+    data = toy_data()
+    net = make_digits_snn("sigmoid", hidden=8)
+    weights = {k: v.clone() for k, v in net.state_dict().items()}
+    x_nan = data.x_train.clone()
+    x_nan[5, 7] = math.nan
+    y_big = data.y_train.clone()
+    y_big[0] = 10
+    y_neg = data.y_test.clone()
+    y_neg[3] = -1
+    bad_splits = [
+        (DigitsSplit(x_nan, *data[1:]), ValueError, r"data\.x_train must hold finite numbers, "
+         r"got 1 NaN value\(s\), the first at index \(5, 7\)"),
+        (DigitsSplit(data.x_train, y_big, *data[2:]), ValueError,
+         r"data\.y_train must hold class indices in \[0, 9\] \(the model has 10 outputs\)"),
+        (DigitsSplit(*data[:3], y_neg), ValueError, r"data\.y_test must hold class indices"),
+        (DigitsSplit(*data[:2], data.x_test * math.inf, data.y_test), ValueError,
+         r"data\.x_test must hold finite"),
+        (DigitsSplit(*data[:2], data.x_test.double()[:, :10], data.y_test), ValueError,
+         r"data\.x_test must have the sample shape of data\.x_train"),
+    ]
+    for split, error, pattern in bad_splits:
+        with pytest.raises(error, match=pattern):
+            train(net, split, epochs=1)
+    assert all(torch.equal(v, weights[k]) for k, v in net.state_dict().items())
+
+
+def test_label_check_leaves_random_state_and_mode_alone() -> None:
+    """The one-sample probe that counts the model's outputs changes nothing observable."""
+    data = toy_data()
+    net = make_digits_snn("sigmoid", hidden=8)
+    net.train()
+    state = torch.random.get_rng_state()
+    evaluate(net, data.x_test, data.y_test)
+    assert torch.equal(torch.random.get_rng_state(), state) and net.training
+    with pytest.raises(ValueError, match=r"labels must hold class indices in \[0, 9\]"):
+        evaluate(net, data.x_test, data.y_test + 1)
+    with pytest.raises(ValueError, match=r"images must hold finite numbers"):
+        evaluate(net, data.x_test * math.nan, data.y_test)

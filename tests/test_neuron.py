@@ -356,3 +356,55 @@ def test_public_names():
     assert expected <= set(neuron.__all__)
     for name in neuron.__all__:
         assert getattr(neuron, name) is not None
+
+
+def test_store_v_seq_changes_only_between_sequences():
+    """Switching it mid-sequence would leave v_seq without the steps already run."""
+    node = neuron.LIFNode(step_mode="m")
+    x = torch.rand(3, 2) * 2
+    node(x)
+    with pytest.raises(ValueError, match="store_v_seq cannot change in the middle of a sequence"):
+        node.store_v_seq = True
+    assert node.store_v_seq is False and node.v_seq is None
+    node.store_v_seq = False  # setting the same value is harmless
+    functional.reset_net(node)
+    node.store_v_seq = True
+    node(x)
+    node(x[:2])
+    assert node.v_seq.shape == (5, 2)
+    torch.testing.assert_close(node.v_seq[-1], node.v)
+
+
+def test_user_set_state_is_used_when_it_fits_and_refused_when_not():
+    x = torch.full((2, 3), 0.4)
+    node = neuron.IFNode()
+    node.v = torch.full((2, 3), 0.7)  # a hand-set starting potential of the input's dtype
+    assert node(x).tolist() == [[1.0] * 3] * 2  # 0.7 + 0.4 >= 1
+    node = neuron.IFNode()
+    node.v = 0.5  # a number is broadcast to the input's shape
+    assert node(x).sum() == 0 and torch.allclose(node.v, torch.full((2, 3), 0.9))
+    for bad, error, pattern in [("0.5", TypeError, r"IFNode\.v must be a finite real number"),
+                                (float("inf"), ValueError, r"IFNode\.v must be a finite"),
+                                (torch.zeros(2, 3, dtype=torch.float16), TypeError,
+                                 r"state 'v' has dtype torch\.float16.*input step has dtype "
+                                 r"torch\.float32")]:
+        node = neuron.IFNode()
+        node.v = bad
+        with pytest.raises(error, match=pattern):
+            node(x)
+
+
+@pytest.mark.parametrize("name", ["v_threshold", "v_reset", "tau"])
+def test_learnable_hyper_parameters_are_refused_not_frozen(name):
+    """An nn.Parameter read as a float would never learn and not be in .parameters()."""
+    value = torch.nn.Parameter(torch.tensor(0.5 if name != "tau" else 2.0))
+    with pytest.raises(TypeError, match=rf"{name} .*requires grad"):
+        neuron.LIFNode(**{name: value})
+    node = neuron.LIFNode()
+    with pytest.raises(TypeError, match=rf"{name} .*requires grad"):
+        setattr(node, name, value)
+    assert list(node.parameters()) == []
+    # a plain tensor without grad is a number: accepted and stored as a float
+    node = neuron.LIFNode(**{name: value.detach()})
+    assert isinstance(getattr(node, name), float)
+    assert list(neuron.ParametricLIFNode(init_tau=2.0).parameters())  # the learnable tau

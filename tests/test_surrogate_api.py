@@ -260,3 +260,53 @@ def test_module_docstring_tabulates_the_changed_defaults() -> None:
                 spellings = {f"{h.name}={value:g}", f"{h.name}={round(value, 4):g}"}
                 assert any(s in row for s in spellings) or f"≈ {round(value, 4):g}" in row, (
                     f"{class_name}: {h.name}={value} missing from {row!r}")
+
+
+@pytest.mark.parametrize("name", WITH_HPARAMS)
+def test_module_refuses_learnable_hyper_parameters(name):
+    """An nn.Parameter hyper-parameter would be read as a float, never learn, and not appear in
+    .parameters(); a plain tensor without grad is a number and is accepted."""
+    h = surrogate.spec(name).hparams[0]
+    learnable = torch.nn.Parameter(torch.tensor(float(h.default)))
+    with pytest.raises(TypeError, match=rf"\b{h.name}\b.*requires grad"):
+        surrogate.get(name, **{h.name: learnable})
+    module = surrogate.get(name)
+    with pytest.raises(TypeError, match=rf"\b{h.name}\b.*requires grad"):
+        setattr(module, h.name, learnable)
+    assert getattr(module, h.name) == h.default and list(module.parameters()) == []
+    accepted = surrogate.get(name, **{h.name: learnable.detach()})
+    assert getattr(accepted, h.name) == pytest.approx(h.default, rel=1e-6)  # float32 rounding
+
+
+def test_tensor_hyper_parameters_are_checked_entry_by_entry():
+    x = torch.linspace(-1, 1, 12).reshape(3, 4).requires_grad_()
+    alpha = torch.tensor([[1.0], [2.0], [4.0]])  # one alpha per row: broadcasts to x
+    surrogate.sigmoid.apply(x, alpha).sum().backward()
+    torch.testing.assert_close(x.grad, surrogate.spec("sigmoid").derivative(x.detach(), alpha))
+    for bad, pattern in [(torch.tensor([1.0, -2.0, 3.0, 4.0]), r"every entry of alpha"),
+                         (torch.tensor([1.0, float("nan"), 3.0, 4.0]), r"every entry of alpha"),
+                         (torch.ones(3), r"alpha must be a number or a tensor that broadcasts"),
+                         (torch.ones(2, 3, 4), r"alpha must be a number or a tensor that broad")]:
+        with pytest.raises(ValueError, match=pattern):
+            surrogate.sigmoid.apply(x, bad)
+    with pytest.raises(ValueError, match=r"every entry of n must be an integer >= 2"):
+        surrogate.squarewave_fourier_series.apply(x, torch.full((3, 4), 2.5))
+
+
+def test_hyper_parameters_are_checked_under_torch_compile():
+    """The checks used to be skipped while torch.compile traced the functional API."""
+    x = torch.linspace(-1, 1, 12).reshape(3, 4)
+    alpha = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    compiled = torch.compile(lambda x, a: surrogate.sigmoid.apply(x, a), backend="eager")
+    torch.testing.assert_close(compiled(x, alpha), surrogate.sigmoid.apply(x, alpha))
+    with pytest.raises(RuntimeError, match=r"every entry of alpha must be a finite number > 0"):
+        compiled(x, -alpha)
+    with pytest.raises(ValueError, match=r"alpha must be a finite number > 0, got -2.0"):
+        compiled(x, -2.0)
+
+
+def test_poisson_pass_refuses_nan_and_samples_clamped_probabilities():
+    x = torch.tensor([-1.0, 0.0, 1.0, 2.0, float("inf")])
+    assert surrogate.PoissonPass()(x).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r"x must not contain NaN.*1 NaN"):
+        surrogate.PoissonPass()(torch.tensor([0.5, float("nan")]))
