@@ -225,3 +225,26 @@ def test_stateful_modules_names_neurons_holding_state() -> None:
     assert training.stateful_modules(net) == []
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"):
         training.stateful_modules("net")
+
+
+def test_train_snn_is_the_hand_written_loop_of_the_lesson() -> None:
+    """Lesson 06 says train_snn runs exactly its section-3 loop: same weights, same accuracy."""
+    data = tiny_split()
+    by_helper = training.make_conv_snn(channels=(4, 6), num_classes=4, seed=0)
+    history = training.train_snn(by_helper, data, 3, epochs=2, batch_size=16)
+    by_hand = training.make_conv_snn(channels=(4, 6), num_classes=4, seed=0)
+    optimizer = torch.optim.Adam(by_hand.parameters(), lr=1e-2)
+    accuracy = []
+    for epoch in range(2):
+        by_hand.train()
+        for index in training.minibatches(len(data.y_train), 16, seed=epoch):
+            output = by_hand(training.encode(data.x_train[index], 3))
+            loss = torch.nn.functional.cross_entropy(output.mean(0), data.y_train[index])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            functional.reset_net(by_hand)
+        accuracy.append(training.evaluate(by_hand, data.x_test, data.y_test, 3).accuracy)
+    assert accuracy == history.test_accuracy
+    assert all(torch.equal(p, q) for p, q in zip(by_hand.state_dict().values(),
+                                                 by_helper.state_dict().values(), strict=True))
