@@ -47,6 +47,9 @@ __all__ = [
     "lif_period",
     "lif_rheobase",
     "make_neuron",
+    "plot_fi_curves",
+    "plot_izhikevich_runs",
+    "plot_traces",
     "simulate",
 ]
 
@@ -304,3 +307,84 @@ def izhikevich_run(regime: str | tuple[float, float, float, float], current: flo
     v[fired] = 30.0   # draw the spike's peak, as in Izhikevich's figures
     t_ms = np.arange(steps) * dt
     return IzhikevichRun(t_ms, v, current_t, t_ms[fired])
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def plot_fi_curves(x_values: object, curves: dict[str, torch.Tensor],
+                   rheobases: dict[str, float] | None = None) -> Any:
+    """f–I curves (rate in spikes per step against the constant input), one line per neuron.
+
+    ``curves`` maps a label to the rates on ``x_values``; ``rheobases`` (same labels, optional)
+    are marked with a dotted vertical line in the curve's colour. Returns the Figure (pyplot).
+    """
+    import matplotlib.pyplot as plt
+
+    x = _as_inputs(x_values).numpy()
+    if not isinstance(curves, dict) or not curves:
+        raise ValueError("curves must be a non-empty dict {label: rates}")
+    fig, ax = plt.subplots(figsize=(7.4, 4.2))
+    drawn: list[np.ndarray] = []
+    for label, rates in curves.items():
+        y = torch.as_tensor(rates).numpy()
+        same = any(np.array_equal(y, earlier) for earlier in drawn)   # dashed: visible on top
+        line, = ax.plot(x, y, linewidth=1.6, linestyle="--" if same else "-",
+                        label=f"{label} (same as above)" if same else label)
+        drawn.append(y)
+        if rheobases and label in rheobases:
+            ax.axvline(rheobases[label], color=line.get_color(), linestyle=":", linewidth=1.2)
+    ax.set_xlabel("constant input $X$ (per step)")
+    ax.set_ylabel("firing rate (spikes per step)")
+    ax.set_title("f–I curves: each neuron is silent below its rheobase (dotted), then fires "
+                 "faster with more input", fontsize="medium")
+    ax.legend(loc="lower right", fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_traces(traces: dict[str, tuple[np.ndarray, np.ndarray]], v_threshold: float,
+                title: str) -> Any:
+    """Membrane potentials ``V[t]`` against time, one line per label, and the threshold."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(traces, dict) or not traces:
+        raise ValueError("traces must be a non-empty dict {label: (t, v)}")
+    fig, ax = plt.subplots(figsize=(7.4, 3.8))
+    for label, (t, v) in traces.items():
+        ax.plot(t, v, marker=".", markersize=4, linewidth=1.2, label=label)
+    ax.axhline(check_real("v_threshold", v_threshold), color="tab:red", linestyle=":",
+               label="$V_{th}$")
+    ax.set_xlabel("time step $t$")
+    ax.set_ylabel("membrane potential $V[t]$")
+    ax.set_title(title, fontsize="medium")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_izhikevich_runs(runs: dict[str, IzhikevichRun]) -> Any:
+    """One panel per :class:`IzhikevichRun`: the potential in mV and the current step."""
+    import matplotlib.pyplot as plt
+
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict {label: IzhikevichRun}")
+    fig, axes = plt.subplots(len(runs), 1, figsize=(7.4, 1.9 * len(runs)), sharex=True,
+                             squeeze=False)
+    for ax, (label, run) in zip(axes[:, 0], runs.items(), strict=True):
+        ax.plot(run.t_ms, run.v_mv, color="tab:blue", linewidth=1.0, label="$v$ (mV)")
+        ax.plot(run.t_ms, run.current * 3 - 95, color="tab:green", linewidth=1.0,
+                label="input current (scaled)")
+        isi = run.isi_ms
+        ax.set_title(f"{label}: {len(run.spike_times_ms)} spikes, inter-spike intervals "
+                     f"{isi.min():.1f}–{isi.max():.1f} ms", fontsize="small")
+        ax.set_ylabel("$v$ (mV)")
+        ax.set_ylim(-100, 40)
+        ax.legend(loc="center right", fontsize="x-small")
+    axes[-1, 0].set_xlabel("time (ms)")
+    fig.suptitle("Izhikevich (2003) regimes in IzhikevichNode, current step I = 10 at 50 ms",
+                 fontsize="medium")
+    fig.tight_layout()
+    return fig
