@@ -20,8 +20,8 @@ Backends:
 - ``fused``: :func:`sgcourse.kernels.fused.lif_multistep` with ``store_v_seq=False``, which keeps
   only the final potential, like SpikingJelly's default ``store_v_seq=False``;
 - ``fused+v_seq``: the same, also returning the ``[T, B, N]`` potential sequence;
-- ``fused+compile``: ``fused`` with ``compile_backward=True`` (the per-block backward terms as one
-  ``torch.compile``-d kernel; the one-time compilation happens in the untimed warm-up call);
+- ``LIFNode``: ``sgcourse.neuron.LIFNode(step_mode='m', backend='fused')``, the module (the
+  same kernel, plus the module's argument and state handling);
 - ``triton``: :func:`sgcourse.kernels.triton.lif_multistep` (CUDA only, when importable);
 - ``spikingjelly`` 2.0 ``LIFNode(step_mode='m')``, ``snntorch`` ``Leaky`` and ``norse``
   ``LIFBoxCell`` (the last two in a Python time loop), when installed.
@@ -93,15 +93,14 @@ def _torch_reference(device: torch.device) -> Step:
     return run
 
 
-def _fused(device: torch.device, store_v_seq: bool = False,
-           compile_backward: bool = False) -> Step:
+def _fused(device: torch.device, store_v_seq: bool = False) -> Step:
     sg = surrogate.Sigmoid(alpha=ALPHA)
 
     def run(x_seq: torch.Tensor) -> torch.Tensor:
         v0 = torch.full_like(x_seq[0], V_RESET)
         return fused.lif_multistep(x_seq, v0, 1.0 / TAU, decay_input=True, v_threshold=V_TH,
                                    v_reset=V_RESET, detach_reset=False, surrogate=sg,
-                                   store_v_seq=store_v_seq, compile_backward=compile_backward)[0]
+                                   store_v_seq=store_v_seq)[0]
 
     return run
 
@@ -110,8 +109,18 @@ def _fused_v_seq(device: torch.device) -> Step:
     return _fused(device, store_v_seq=True)
 
 
-def _fused_compiled(device: torch.device) -> Step:
-    return _fused(device, compile_backward=True)
+def _fused_neuron(device: torch.device) -> Step:
+    from sgcourse import functional, neuron
+
+    node = neuron.LIFNode(tau=TAU, decay_input=True, v_threshold=V_TH, v_reset=V_RESET,
+                          surrogate_function=surrogate.Sigmoid(alpha=ALPHA), detach_reset=False,
+                          step_mode="m", backend="fused").to(device)
+
+    def run(x_seq: torch.Tensor) -> torch.Tensor:
+        functional.reset_net(node)
+        return node(x_seq)
+
+    return run
 
 
 def _triton(device: torch.device) -> Step:
@@ -189,8 +198,8 @@ BACKENDS: dict[str, tuple[Callable[[torch.device], Step], str]] = {
                       "final V only, like SpikingJelly's default"),
     "fused+v_seq": (_fused_v_seq, "the same with store_v_seq=True: also returns the [T, B, N] "
                                   "potential sequence"),
-    "fused+compile": (_fused_compiled, "fused with compile_backward=True: backward block terms "
-                                       "in one torch.compile-d kernel (compiled in the warm-up)"),
+    "LIFNode": (_fused_neuron, "sgcourse neuron.LIFNode(step_mode='m', backend='fused') "
+                               "(store_v_seq=False): the module users call"),
     "triton": (_triton, "sgcourse.kernels.triton.lif_multistep, same equations (CUDA)"),
     "spikingjelly": (_spikingjelly, "SpikingJelly 2.0 LIFNode(step_mode='m'), same equations"),
     "snntorch": (_snntorch, "snnTorch Leaky(beta=0.5, reset 'zero'): H = βV + X, reset from "
@@ -465,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{_fmt_ratio(best[(name, T)] / floor):>9s} | {len(value):4d} |")
 
     sj32 = res.get(("spikingjelly", 32))
-    for name in ("fused", "fused+compile"):
+    for name in ("fused", "LIFNode"):
         f32 = res.get((name, 32))
         if isinstance(sj32, list) and isinstance(f32, list):
             r_best = min(sj32) / min(f32)
@@ -489,7 +498,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"| {name:13s} | {m['peak'] / 2**20:8.1f} | {m['saved'] / 2**20:8.1f} |")
         print(f"# one [T, B, N] float32 tensor = {T * B * N * 4 / 2**20:.1f} MiB")
         sj = mem.get("spikingjelly")
-        for name in ("fused", "fused+compile"):
+        for name in ("fused", "LIFNode"):
             fu = mem.get(name)
             if isinstance(sj, dict) and isinstance(fu, dict) and sj["peak"] > 0:
                 ratio = fu["peak"] / sj["peak"]

@@ -260,8 +260,7 @@ def test_surrogate_grad_matches_registry(device: str, name: str) -> None:
         assert not kt.supports(surrogate.get(name), torch.zeros(1, device=device))
         return
     assert name in kt.KERNEL_SURROGATES, (
-        f"surrogate {name!r} has no Triton σ′: add it to _triton_kernels.surrogate_grad and "
-        f"kt.KERNEL_SURROGATES")
+        f"surrogate {name!r} has no Triton σ′: give its declaration a triton_derivative")
     assert kt.KERNEL_SURROGATES[name] == surrogate.surrogate_id(name)
     grid = torch.linspace(-3, 3, 601)
     for hparams in ({}, _non_default(spec)):
@@ -296,16 +295,29 @@ def test_supports() -> None:
         assert not kt.supports(sg, x)  # a CPU tensor needs the interpreter
 
 
-def test_supports_rejects_a_shifted_registry_id(monkeypatch: pytest.MonkeyPatch) -> None:
-    """If the registry's ids and the kernel's table disagree, the kernel is not used."""
-    monkeypatch.setitem(kt.KERNEL_SURROGATES, "atan", 5)
+def test_kernel_ids_come_from_the_registry() -> None:
+    """The generated σ′ dispatches on the registry's ids, one branch per declaration."""
+    from sgcourse.kernels import _triton_surrogates
+
+    source = _triton_surrogates.source()
+    for name, sid in kt.KERNEL_SURROGATES.items():
+        assert sid == surrogate.surrogate_id(name)
+        assert f"SURROGATE == {sid}:  # {name}\n" in source
+        for line in surrogate.spec(name).triton_derivative.splitlines():
+            assert line in source
+    assert source.count("SURROGATE == ") == len(kt.KERNEL_SURROGATES)
+
+
+def test_surrogate_without_triton_formula_is_not_supported(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A surrogate missing from the generated table (e.g. registered later) is refused."""
+    monkeypatch.delitem(kt.KERNEL_SURROGATES, "atan")
     with kt.use_interpreter():
         assert not kt.supports(surrogate.ATan(), torch.zeros(2, 3))
         with pytest.raises(ValueError, match="surrogate"):
             kt.lif_multistep(torch.zeros(2, 3), torch.zeros(3), 0.5, decay_input=True,
                              v_threshold=1.0, v_reset=0.0, detach_reset=False,
                              surrogate=surrogate.ATan())
-
 
 # ------------------------------------------------------------------------------------------
 # torch.library registration
@@ -360,7 +372,7 @@ def test_torch_compile(device: str) -> None:
 
 _PTR = {torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16"}
 _FLAGS = ("DECAY_INPUT", "HARD_RESET", "DETACH_RESET", "HAS_GRAD_SPIKE", "HAS_GRAD_V",
-          "HAS_GRAD_H", "NEED_GRAD_DECAY")
+          "HAS_GRAD_H", "NEED_GRAD_DECAY", "GRAD_V_LAST")
 
 
 def _compile_sm90(fn: object, signature: dict[str, str], constexprs: dict[str, object]) -> None:
@@ -378,7 +390,7 @@ def _compile_sm90(fn: object, signature: dict[str, str], constexprs: dict[str, o
 
 @pytest.mark.parametrize("surrogate_id", sorted(kt.KERNEL_SURROGATES.values()))
 def test_backward_kernel_compiles_for_sm90(surrogate_id: int) -> None:
-    """Every surrogate's σ′, each with a different combination of the seven flags."""
+    """Every surrogate's σ′, each with a different combination of the eight flags."""
     dtype = tuple(_PTR)[surrogate_id % 3]
     flags = {name: bool((surrogate_id * 37 + 11) >> i & 1) for i, name in enumerate(_FLAGS)}
     io, f32 = _PTR[dtype], "*fp32"
@@ -399,7 +411,8 @@ def test_forward_kernels_compile_for_sm90(dtype: torch.dtype) -> None:
     kernels = kt._kernels(False)
     decay_input = dtype != torch.float16
     _compile_sm90(kernels.lif_forward_kernel, signature,
-                  dict(DECAY_INPUT=decay_input, HARD_RESET=dtype != torch.bfloat16, BLOCK=1024))
+                  dict(DECAY_INPUT=decay_input, HARD_RESET=dtype != torch.bfloat16,
+                       STORE_V_SEQ=dtype != torch.float32, BLOCK=1024))
     _compile_sm90(kernels.surrogate_grad_kernel,
                   dict(x_ptr="*fp32", y_ptr="*fp32", N="i32", p0="fp32", p1="fp32",
                        n_terms="i32"),

@@ -141,7 +141,7 @@ def kernel_surrogate(surrogate: object) -> bool:
 
 def check_finite_state(v_last: Tensor) -> None:
     """Raise ``ValueError`` if the final potential is NaN or infinite (see the module doc)."""
-    if not bool(torch.isfinite(v_last).all()):
+    if not bool(torch.isfinite(v_last.detach()).all()):
         raise ValueError("x_seq and the initial state must be finite: the membrane potential "
                          "became NaN or infinite (a NaN or ±inf in x_seq or v_init, or a "
                          "potential that overflowed its dtype)")

@@ -46,69 +46,17 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from sgcourse.kernels._triton_surrogates import build_surrogate_grad
+
 
 @triton.jit
 def _add(a, b):
     return a + b
 
 
-@triton.jit
-def surrogate_grad(x, SURROGATE: tl.constexpr, p0, p1, n_terms):
-    r"""σ′(x) in float32 for the surrogate with registry id ``SURROGATE``.
-
-    ``p0``, ``p1`` are its float hyper-parameters in declaration order (unused ones are 0);
-    ``n_terms`` is the integer ``n`` of SquarewaveFourierSeries (a loop bound). The formulas are
-    those of :mod:`sgcourse.surrogate._family`, and the tests compare them with it for every
-    registered surrogate. Ids without a formula here fail at compile time.
-    """
-    ax = tl.abs(x)
-    if SURROGATE == 0:  # sigmoid: α s (1 − s), s = sgm(αx)
-        s = 1.0 / (1.0 + tl.exp(-p0 * x))
-        y = p0 * s * (1.0 - s)
-    elif SURROGATE == 1:  # atan: (α/2) / (1 + (π α x / 2)²)
-        z = 1.5707963267948966 * p0 * x  # π/2
-        y = (0.5 * p0) / (1.0 + z * z)
-    elif SURROGATE == 2:  # piecewise_quadratic: max(0, α − α²|x|)
-        y = tl.maximum(p0 - p0 * p0 * ax, 0.0)
-    elif SURROGATE == 3:  # piecewise_exp: (α/2) e^{−α|x|}
-        y = 0.5 * p0 * tl.exp(-p0 * ax)
-    elif SURROGATE == 4:  # soft_sign: α / (2 (1 + α|x|)²)
-        d = 1.0 + p0 * ax
-        y = p0 / (2.0 * d * d)
-    elif SURROGATE == 5:  # super_spike: α / (1 + |x|)²
-        d = 1.0 + ax
-        y = p0 / (d * d)
-    elif SURROGATE == 6:  # erf: (α/√π) e^{−α²x²}
-        z = p0 * x
-        y = (p0 * 0.5641895835477563) * tl.exp(-(z * z))  # 1/√π
-    elif SURROGATE == 7:  # nonzero_sign_log_abs: α / (1 + α|x|)
-        y = p0 / (1.0 + p0 * ax)
-    elif SURROGATE == 8:  # piecewise_leaky_relu (w, c): 1/(2w) if |x| < w else c
-        y = p1 + (0.5 / p0 - p1) * tl.where(ax < p0, 1.0, 0.0)
-    elif SURROGATE == 9:  # squarewave_fourier_series (n, T): (4/T) Σ_{i<n} cos((2i−1) 2π x / T)
-        omega = 6.283185307179586 / p1  # 2π/T
-        acc = x * 0.0
-        for i in range(1, n_terms):
-            acc += tl.cos((2.0 * i - 1.0) * omega * x)
-        y = (4.0 / p1) * acc
-    elif SURROGATE == 10:  # s2nn (α, β): sigmoid branch for x < 0, β / (x + 1) for x ≥ 0
-        s = 1.0 / (1.0 + tl.exp(-p0 * x))
-        y = tl.where(x < 0.0, p0 * s * (1.0 - s), p1 / (tl.maximum(x, 0.0) + 1.0))
-    elif SURROGATE == 11:  # q_pseudo_spike: (1 + 2|x|/(α − 1))^{−α}
-        y = tl.exp2(-p0 * tl.log2(1.0 + 2.0 * ax / (p0 - 1.0)))
-    elif SURROGATE == 12:  # leaky_k_relu (leak, k): k for x ≥ 0, leak below
-        y = p0 + (p1 - p0) * tl.where(x >= 0.0, 1.0, 0.0)
-    elif SURROGATE == 13:  # fake_numerical_gradient: min(1/|x|, α)
-        y = tl.minimum(1.0 / ax, p0)
-    elif SURROGATE == 14:  # log_tailed_relu: α for x ≤ 0, 1/max(x, 1) above
-        y = tl.where(x <= 0.0, p0, 1.0 / tl.maximum(x, 1.0))
-    elif SURROGATE == 15:  # rect: α 1[|x| < 1/(2α)]
-        y = p0 * tl.where(ax < 0.5 / p0, 1.0, 0.0)
-    elif SURROGATE == 16:  # deterministic_pass: 1
-        y = x * 0.0 + 1.0
-    else:
-        tl.static_assert(False, "no Triton σ′ for this surrogate id")
-    return y
+# σ′ of every surrogate with a Triton formula, generated from the surrogates' declarations
+# (``triton_derivative``); its SURROGATE ids are the registry's.
+surrogate_grad = build_surrogate_grad(triton, tl)
 
 
 @triton.jit
@@ -145,8 +93,12 @@ def _reset(h, v_threshold, v_reset, HARD_RESET: tl.constexpr):
 def lif_forward_kernel(x_ptr, v_init_ptr, decay_ptr, spike_ptr, v_ptr, h_ptr, N, T,
                        v_threshold, v_reset,
                        DECAY_INPUT: tl.constexpr, HARD_RESET: tl.constexpr,
-                       BLOCK: tl.constexpr):
-    """One program per BLOCK neurons, looping over the T time steps (arrays are [T, N])."""
+                       STORE_V_SEQ: tl.constexpr, BLOCK: tl.constexpr):
+    """One program per BLOCK neurons, looping over the T time steps (arrays are [T, N]).
+
+    With ``STORE_V_SEQ`` the potential of every step is written to ``v_ptr`` ([T, N]); without,
+    only the last one ([N]).
+    """
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
     k = tl.load(decay_ptr).to(tl.float32)
@@ -161,24 +113,31 @@ def lif_forward_kernel(x_ptr, v_init_ptr, decay_ptr, spike_ptr, v_ptr, h_ptr, N,
         spike = tl.where(h >= v_threshold, 1.0, 0.0)
         v = _reset(h, v_threshold, v_reset, HARD_RESET)
         tl.store(spike_ptrs, spike.to(spike_ptr.dtype.element_ty), mask=mask)
-        tl.store(v_ptrs, v.to(v_ptr.dtype.element_ty), mask=mask)
+        if STORE_V_SEQ:
+            tl.store(v_ptrs, v.to(v_ptr.dtype.element_ty), mask=mask)
+            v_ptrs += N
         tl.store(h_ptrs, h, mask=mask)
         x_ptrs += N
         spike_ptrs += N
-        v_ptrs += N
         h_ptrs += N
+    if not STORE_V_SEQ:
+        tl.store(v_ptrs, v.to(v_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
 def _backward_step(h, v_prev, x_ptrs, gs_ptrs, gv_ptrs, gh_ptrs, gx_ptrs, mask, delta_next,
-                   k, v_threshold, v_reset, p0, p1, n_terms,
+                   eps_extra, k, v_threshold, v_reset, p0, p1, n_terms,
                    SURROGATE: tl.constexpr, DECAY_INPUT: tl.constexpr,
                    HARD_RESET: tl.constexpr, DETACH_RESET: tl.constexpr,
                    HAS_GRAD_SPIKE: tl.constexpr, HAS_GRAD_V: tl.constexpr,
                    HAS_GRAD_H: tl.constexpr, NEED_GRAD_DECAY: tl.constexpr):
-    """One step of the recurrence: returns (δ_t, δ_t ∂H_t/∂k) and stores ∂L/∂X_t."""
+    """One step of the recurrence: returns (δ_t, δ_t ∂H_t/∂k) and stores ∂L/∂X_t.
+
+    ``gv_ptrs`` points at ∂L/∂V_t of this step; with ``HAS_GRAD_V`` False it is not read.
+    ``eps_extra`` is added to ε_t (the gradient of the final V when only that was returned).
+    """
     g = surrogate_grad(h - v_threshold, SURROGATE, p0, p1, n_terms)
-    eps = delta_next * (1.0 - k)
+    eps = delta_next * (1.0 - k) + eps_extra
     if HAS_GRAD_V:
         eps += tl.load(gv_ptrs, mask=mask, other=0.0).to(tl.float32)
     if HARD_RESET:
@@ -219,10 +178,12 @@ def lif_backward_kernel(grad_spike_ptr, grad_v_ptr, grad_h_ptr, h_ptr, x_ptr, v_
                         HARD_RESET: tl.constexpr, DETACH_RESET: tl.constexpr,
                         HAS_GRAD_SPIKE: tl.constexpr, HAS_GRAD_V: tl.constexpr,
                         HAS_GRAD_H: tl.constexpr, NEED_GRAD_DECAY: tl.constexpr,
-                        BLOCK: tl.constexpr):
+                        GRAD_V_LAST: tl.constexpr, BLOCK: tl.constexpr):
     """BPTT from t = T−1 down to 0 (T ≥ 1). ``grad_decay_ptr`` gets one partial sum per program.
 
     ``last_offset`` = (T − 1)·N is passed from the host (it may exceed the int32 range).
+    ``GRAD_V_LAST``: ``grad_v_ptr`` holds the gradient of the final V alone ([N]; the forward
+    ran without ``STORE_V_SEQ``), added to ε at t = T − 1.
 
     H_t is carried from one step to the next, so every ``h`` is read once; V_{t−1} is the reset
     of H_{t−1} (and V_init at t = 0, the peeled last step).
@@ -241,15 +202,20 @@ def lif_backward_kernel(grad_spike_ptr, grad_v_ptr, grad_h_ptr, h_ptr, x_ptr, v_
     h = tl.load(h_ptrs, mask=mask, other=0.0)
     delta = tl.full([BLOCK], 0.0, tl.float32)
     dk_acc = tl.full([BLOCK], 0.0, tl.float32)
+    if GRAD_V_LAST:
+        extra = tl.load(grad_v_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        extra = tl.full([BLOCK], 0.0, tl.float32)
     for _ in range(T - 1):
         h_ptrs -= N
         h_prev = tl.load(h_ptrs, mask=mask, other=0.0)
         v_prev = _reset(h_prev, v_threshold, v_reset, HARD_RESET)
         delta, dk = _backward_step(h, v_prev, x_ptrs, gs_ptrs, gv_ptrs, gh_ptrs, gx_ptrs, mask,
-                                   delta, k, v_threshold, v_reset, p0, p1, n_terms,
+                                   delta, extra, k, v_threshold, v_reset, p0, p1, n_terms,
                                    SURROGATE, DECAY_INPUT, HARD_RESET, DETACH_RESET,
                                    HAS_GRAD_SPIKE, HAS_GRAD_V, HAS_GRAD_H, NEED_GRAD_DECAY)
         dk_acc += dk
+        extra = tl.full([BLOCK], 0.0, tl.float32)
         h = h_prev
         x_ptrs -= N
         gs_ptrs -= N
@@ -258,7 +224,7 @@ def lif_backward_kernel(grad_spike_ptr, grad_v_ptr, grad_h_ptr, h_ptr, x_ptr, v_
         gx_ptrs -= N
     v_init = tl.load(v_init_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     delta, dk = _backward_step(h, v_init, x_ptrs, gs_ptrs, gv_ptrs, gh_ptrs, gx_ptrs, mask,
-                               delta, k, v_threshold, v_reset, p0, p1, n_terms,
+                               delta, extra, k, v_threshold, v_reset, p0, p1, n_terms,
                                SURROGATE, DECAY_INPUT, HARD_RESET, DETACH_RESET,
                                HAS_GRAD_SPIKE, HAS_GRAD_V, HAS_GRAD_H, NEED_GRAD_DECAY)
     grad_v_init = delta * (1.0 - k)

@@ -17,9 +17,12 @@ ParametricLIF (``k = sigmoid(w)``, a tensor that receives a gradient).
     \hat S_t = \operatorname{sg}(S_t) \text{ if detach\_reset}
 
 The backward kernel runs the BPTT recurrence of :mod:`sgcourse.kernels._triton_kernels` with the
-surrogate derivative :math:`\sigma'` written in Triton for every Heaviside-forward surrogate of
-the registry (:data:`KERNEL_SURROGATES`). State math is float32 for float32, float16 and bfloat16
-inputs; outputs have the input dtype. The backward pass keeps only :math:`H` (float32) alive —
+surrogate derivative :math:`\sigma'` generated from each surrogate's declaration
+(``triton_derivative``, :mod:`sgcourse.kernels._triton_surrogates`; :data:`KERNEL_SURROGATES`
+lists them with their registry ids). State math is float32 for float32, float16 and bfloat16
+inputs; outputs have the promoted dtype of ``x_seq`` and ``v_init`` (which must be one of
+those three). With ``store_v_seq=False`` only the final potential is written. The backward
+pass keeps only :math:`H` (float32) alive —
 :math:`S_t` is recomputed as :math:`H_t \ge V_{th}` and :math:`V_{t-1}` as the reset of
 :math:`H_{t-1}` — plus :math:`X` when :math:`\partial H_t/\partial k = X_t - (V_{t-1} - V_r)`
 needs it (a decay tensor that requires grad, with ``decay_input``). Recomputing :math:`X_t` as
@@ -48,7 +51,9 @@ from types import ModuleType
 
 import torch
 
-from sgcourse._checks import Domain, check_bool, check_floating_tensor, check_int, check_real
+from sgcourse._checks import check_bool, check_int
+from sgcourse.kernels import _arguments as args
+from sgcourse.kernels._triton_surrogates import KERNEL_SURROGATES, kernel_params
 from sgcourse.surrogate import Surrogate, surrogate_id
 
 __all__ = [
@@ -62,33 +67,9 @@ __all__ = [
 
 Tensor = torch.Tensor
 
-#: Surrogates whose σ′ is written in ``_triton_kernels.surrogate_grad``: name → registry id.
-#: ``supports`` also checks that the registry still gives the same id, so reordering the
-#: registry cannot make a kernel silently use the wrong formula.
-KERNEL_SURROGATES: dict[str, int] = {
-    "sigmoid": 0,
-    "atan": 1,
-    "piecewise_quadratic": 2,
-    "piecewise_exp": 3,
-    "soft_sign": 4,
-    "super_spike": 5,
-    "erf": 6,
-    "nonzero_sign_log_abs": 7,
-    "piecewise_leaky_relu": 8,
-    "squarewave_fourier_series": 9,
-    "s2nn": 10,
-    "q_pseudo_spike": 11,
-    "leaky_k_relu": 12,
-    "fake_numerical_gradient": 13,
-    "log_tailed_relu": 14,
-    "rect": 15,
-    "deterministic_pass": 16,
-}
-
 #: Input dtypes the kernels accept (state math is float32 in every case).
 SUPPORTED_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
 
-_UNIT_INTERVAL = Domain("a finite number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
 _INSTALL_HINT = "install it with `pip install 'sgcourse[triton]'` (Linux x86-64)"
 
 # --------------------------------------------------------------------------------------------
@@ -220,13 +201,15 @@ def _device_guard(x: Tensor) -> contextlib.AbstractContextManager[object]:
 _FWD_SCHEMA = (
     "(Tensor x_seq, Tensor v_init, Tensor decay, bool decay_input, bool hard_reset, "
     "float v_threshold, float v_reset, bool detach_reset, int surrogate, float sg_p0, "
-    "float sg_p1, int sg_n, int block_size, bool interpret) -> (Tensor, Tensor, Tensor)"
+    "float sg_p1, int sg_n, int block_size, bool interpret, bool store_v_seq=True) "
+    "-> (Tensor, Tensor, Tensor)"
 )
 _BWD_SCHEMA = (
     "(Tensor? grad_spike, Tensor? grad_v, Tensor? grad_h, Tensor h_seq, Tensor? x_seq, "
     "Tensor v_init, Tensor decay, ScalarType x_dtype, bool decay_input, bool hard_reset, "
     "float v_threshold, float v_reset, bool detach_reset, int surrogate, float sg_p0, "
-    "float sg_p1, int sg_n, int block_size, bool interpret, bool need_grad_decay) "
+    "float sg_p1, int sg_n, int block_size, bool interpret, bool need_grad_decay, "
+    "bool grad_v_last=False) "
     "-> (Tensor, Tensor, Tensor)"
 )
 
@@ -235,28 +218,35 @@ _BWD_SCHEMA = (
 def _forward_op(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
                 hard_reset: bool, v_threshold: float, v_reset: float, detach_reset: bool,
                 surrogate: int, sg_p0: float, sg_p1: float, sg_n: int, block_size: int,
-                interpret: bool) -> tuple[Tensor, Tensor, Tensor]:
-    """(spike_seq, v_seq, h_seq): h_seq is the float32 charged potential saved for backward."""
+                interpret: bool, store_v_seq: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    """(spike_seq, v_seq or the final V, h_seq): h_seq is the float32 charged potential saved
+    for backward; the outputs have the promoted dtype of ``x_seq`` and ``v_init``."""
     steps = x_seq.shape[0]
     n = x_seq.numel() // steps
     x = x_seq.contiguous()
-    spike = torch.empty_like(x)
-    v_seq = torch.empty_like(x)
+    out = torch.promote_types(x_seq.dtype, v_init.dtype)
+    spike = torch.empty_like(x, dtype=out)
+    v_seq = torch.empty_like(x if store_v_seq else x[0], dtype=out)
     h_seq = torch.empty(x.shape, dtype=torch.float32, device=x.device)
     if n > 0:
         kernel = _kernels(interpret).lif_forward_kernel
         with _quiet_interpreter(interpret), _device_guard(x):
             kernel[(-(-n // block_size),)](
                 x, v_init.contiguous(), decay, spike, v_seq, h_seq, n, steps, v_threshold,
-                v_reset, DECAY_INPUT=decay_input, HARD_RESET=hard_reset, BLOCK=block_size,
+                v_reset, DECAY_INPUT=decay_input, HARD_RESET=hard_reset,
+                STORE_V_SEQ=store_v_seq, BLOCK=block_size,
                 num_warps=_num_warps(block_size), **_LAUNCH_OPTIONS)
     return spike, v_seq, h_seq
 
 
 @_forward_op.register_fake
-def _forward_fake(x_seq: Tensor, v_init: Tensor, decay: Tensor, *args: object
-                  ) -> tuple[Tensor, Tensor, Tensor]:
-    return (torch.empty_like(x_seq), torch.empty_like(x_seq),
+def _forward_fake(x_seq: Tensor, v_init: Tensor, decay: Tensor, decay_input: bool,
+                  hard_reset: bool, v_threshold: float, v_reset: float, detach_reset: bool,
+                  surrogate: int, sg_p0: float, sg_p1: float, sg_n: int, block_size: int,
+                  interpret: bool, store_v_seq: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    out = torch.promote_types(x_seq.dtype, v_init.dtype)
+    return (torch.empty_like(x_seq, dtype=out),
+            torch.empty_like(x_seq if store_v_seq else x_seq[0], dtype=out),
             torch.empty_like(x_seq, dtype=torch.float32))
 
 
@@ -266,12 +256,13 @@ def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tenso
                  h_seq: Tensor, x_seq: Tensor | None, v_init: Tensor, decay: Tensor,
                  x_dtype: torch.dtype, decay_input: bool, hard_reset: bool, v_threshold: float,
                  v_reset: float, detach_reset: bool, surrogate: int, sg_p0: float, sg_p1: float,
-                 sg_n: int, block_size: int, interpret: bool, need_grad_decay: bool
-                 ) -> tuple[Tensor, Tensor, Tensor]:
+                 sg_n: int, block_size: int, interpret: bool, need_grad_decay: bool,
+                 grad_v_last: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """(grad_x_seq, grad_v_init, grad_decay) by the BPTT recurrence; grad_decay is 0-dim.
 
     ``x_seq`` is read only for ∂L/∂k with decay_input (otherwise it may be None, and is not kept
-    alive for the backward pass); ``x_dtype`` is the dtype of ∂L/∂X.
+    alive for the backward pass); ``x_dtype`` is the dtype of ∂L/∂X. ``grad_v_last``: ``grad_v``
+    is the gradient of the final V alone (the forward ran with ``store_v_seq=False``).
     """
     if need_grad_decay and decay_input and x_seq is None:
         raise ValueError("x_seq is required for the decay gradient with decay_input=True")
@@ -293,8 +284,9 @@ def _backward_op(grad_spike: Tensor | None, grad_v: Tensor | None, grad_h: Tenso
                 v_threshold, v_reset, sg_p0, sg_p1, sg_n,
                 SURROGATE=surrogate, DECAY_INPUT=decay_input, HARD_RESET=hard_reset,
                 DETACH_RESET=detach_reset, HAS_GRAD_SPIKE=grads[0] is not None,
-                HAS_GRAD_V=grads[1] is not None, HAS_GRAD_H=grads[2] is not None,
-                NEED_GRAD_DECAY=need_grad_decay, BLOCK=block_size,
+                HAS_GRAD_V=grads[1] is not None and not grad_v_last,
+                HAS_GRAD_H=grads[2] is not None, NEED_GRAD_DECAY=need_grad_decay,
+                GRAD_V_LAST=grads[1] is not None and grad_v_last, BLOCK=block_size,
                 num_warps=_num_warps(block_size), **_LAUNCH_OPTIONS)
     return grad_x, grad_v_init, partial.sum().to(decay.dtype)
 
@@ -315,7 +307,9 @@ def _setup_context(ctx: object, inputs: tuple[object, ...], output: tuple[Tensor
     keep_x = decay.requires_grad and decay_input  # type: ignore[attr-defined]
     ctx.save_for_backward(x_seq if keep_x else None, v_init, decay,  # type: ignore[attr-defined]
                           output[2])
-    ctx.config = (x_seq.dtype, decay_input, *config)  # type: ignore[attr-defined]
+    store_v_seq = bool(config[10]) if len(config) > 10 else True
+    ctx.config = (x_seq.dtype, decay_input, *config[:10])  # type: ignore[attr-defined]
+    ctx.grad_v_last = not store_v_seq  # type: ignore[attr-defined]
 
 
 def _backward(ctx: object, grad_spike: Tensor | None, grad_v: Tensor | None,
@@ -324,9 +318,9 @@ def _backward(ctx: object, grad_spike: Tensor | None, grad_v: Tensor | None,
     need = ctx.needs_input_grad  # type: ignore[attr-defined]
     grad_x, grad_v_init, grad_decay = torch.ops.sgcourse.lif_multistep_triton_backward(
         grad_spike, grad_v, grad_h, h_seq, x_seq, v_init, decay,
-        *ctx.config, bool(need[2]))  # type: ignore[attr-defined]
+        *ctx.config, bool(need[2]), ctx.grad_v_last)  # type: ignore[attr-defined]
     return (grad_x if need[0] else None, grad_v_init if need[1] else None,
-            grad_decay if need[2] else None, *([None] * 11))
+            grad_decay if need[2] else None, *([None] * 12))
 
 
 _forward_op.register_autograd(_backward, setup_context=_setup_context)
@@ -347,13 +341,8 @@ def _kernel_surrogate(surrogate: object) -> int | None:
 
 
 def _surrogate_params(surrogate: Surrogate) -> tuple[float, float, int]:
-    """(p0, p1, n_terms) for the kernel: the float hyper-parameters, or (n, T) as (int, float)."""
-    values = surrogate.hparams
-    if surrogate.spec.name == "squarewave_fourier_series":
-        n, period = values
-        return 0.0, float(period), int(n)
-    padded = [float(v) for v in values] + [0.0, 0.0]
-    return padded[0], padded[1], 0
+    """(p0, p1, n_terms) for the kernel (see :func:`_triton_surrogates.kernel_params`)."""
+    return kernel_params(surrogate.spec, surrogate.hparams)
 
 
 def supports(surrogate: object, x_seq: object) -> bool:
@@ -374,65 +363,57 @@ def supports(surrogate: object, x_seq: object) -> bool:
 
 def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay_input: bool,
                   v_threshold: float, v_reset: float | None, detach_reset: bool,
-                  surrogate: Surrogate, block_size: int | None = None) -> tuple[Tensor, Tensor]:
+                  surrogate: Surrogate, block_size: int | None = None,
+                  store_v_seq: bool = True) -> tuple[Tensor, Tensor]:
     r"""Run an IF/LIF/ParametricLIF layer over a whole sequence with the Triton kernels.
 
     Args:
         x_seq: input current, shape ``[T, *]`` (T ≥ 1), float32, float16 or bfloat16.
-        v_init: membrane potential before the first step, floating point, of shape ``[*]`` or
-            broadcastable to it.
+        v_init: membrane potential before the first step, of shape ``[*]`` or broadcastable to
+            it; its dtype promoted with ``x_seq``'s must be one of the three above.
         decay: :math:`k = 1/\tau` as a float in [0, 1] (IF: 0 with ``decay_input=False``), or a
             one-element floating tensor (ParametricLIF: ``sigmoid(w)``) that receives
             :math:`\partial L/\partial k = \sum_t \delta_t\,\partial H_t/\partial k`.
         decay_input: charge :math:`H = V + k(X - (V - V_r))` if True, else
             :math:`H = V - k(V - V_r) + X`.
-        v_threshold: :math:`V_{th}`; the neuron fires when :math:`H \ge V_{th}`.
+        v_threshold: :math:`V_{th}`; the neuron fires when :math:`H \ge V_{th}`; it must
+            exceed a hard ``v_reset``.
         v_reset: :math:`V_r` for a hard reset, or None for a soft reset (then :math:`V_r = 0`).
         detach_reset: use :math:`\operatorname{sg}(S)` in the reset (no gradient through it).
         surrogate: a spiking surrogate module; its :math:`\sigma'` is used in the backward pass.
         block_size: neurons per Triton program (a power of two, 16 to 4096); default chosen
             from the number of neurons.
+        store_v_seq: return the potential of every step (True) or only the final one, shape
+            ``[*]``; then no ``[T, *]`` potential sequence is written.
 
     Returns:
-        ``(spike_seq, v_seq)``, both ``[T, *]`` in the dtype of ``x_seq``; ``v_seq`` holds the
-        potential after reset, :math:`V_t`.
+        ``(spike_seq, v_seq)``, ``[T, *]`` in the promoted dtype of ``x_seq`` and ``v_init``;
+        ``v_seq`` holds the potential after reset, :math:`V_t` (the last one only without
+        ``store_v_seq``).
 
     Raises:
-        TypeError / ValueError: a bad argument (the message names it).
+        TypeError / ValueError: a bad argument (the message names it), including a NaN or an
+            infinity in ``x_seq`` or ``v_init``.
         RuntimeError: Triton is not installed, or ``x_seq`` is not on a CUDA device and the
             interpreter is off.
     """
-    check_floating_tensor(x_seq, "x_seq")
-    check_floating_tensor(v_init, "v_init")
-    if x_seq.dtype not in SUPPORTED_DTYPES:
-        raise TypeError(f"x_seq must be float32, float16 or bfloat16 for the Triton kernels, "
-                        f"got {x_seq.dtype}")
-    if x_seq.dim() < 1 or x_seq.shape[0] < 1:
-        raise ValueError(f"x_seq must have shape [T, *] with T >= 1, got {tuple(x_seq.shape)}")
-    try:
-        broadcasts = torch.broadcast_shapes(v_init.shape, x_seq.shape[1:]) == x_seq.shape[1:]
-    except RuntimeError:
-        broadcasts = False
-    if not broadcasts:
-        raise ValueError(f"v_init must broadcast to x_seq.shape[1:] = {tuple(x_seq.shape[1:])}, "
-                         f"got shape {tuple(v_init.shape)}")
-    if v_init.device != x_seq.device:
-        raise ValueError(f"v_init must be on the device of x_seq ({x_seq.device}), "
-                         f"got {v_init.device}")
+    x_seq, v_full = args.check_sequence_and_state(x_seq, v_init)
+    out_dtype = torch.promote_types(x_seq.dtype, v_full.dtype)
+    if out_dtype not in SUPPORTED_DTYPES:
+        name = "x_seq" if x_seq.dtype not in SUPPORTED_DTYPES else "v_init"
+        raise TypeError(f"{name} makes the outputs {out_dtype}: the Triton kernels need x_seq and "
+                        f"v_init whose promoted dtype is float32, float16 or bfloat16, got "
+                        f"x_seq {x_seq.dtype} and v_init {v_full.dtype}")
+    decay = args.check_decay(decay)
     if isinstance(decay, Tensor):
-        if decay.numel() != 1:
-            raise ValueError(f"decay must be a float or a one-element tensor, got a tensor of "
-                             f"shape {tuple(decay.shape)}")
-        check_floating_tensor(decay, "decay")
-        decay_t = decay.reshape(()).to(device=x_seq.device, dtype=torch.float32)
+        decay_t = decay.to(device=x_seq.device, dtype=torch.float32)
     else:
-        decay_t = torch.tensor(check_real("decay", decay, _UNIT_INTERVAL), dtype=torch.float32,
-                               device=x_seq.device)
+        decay_t = torch.tensor(decay, dtype=torch.float32, device=x_seq.device)
     check_bool("decay_input", decay_input)
-    v_threshold = check_real("v_threshold", v_threshold)
+    v_threshold, v_reset, detach_reset = args.check_neuron(v_threshold, v_reset, detach_reset)
     hard_reset = v_reset is not None
-    v_reset_value = check_real("v_reset", v_reset) if hard_reset else 0.0
-    check_bool("detach_reset", detach_reset)
+    v_reset_value = v_reset if v_reset is not None else 0.0
+    store_v_seq = check_bool("store_v_seq", store_v_seq)
     if not isinstance(surrogate, Surrogate):
         raise TypeError(f"surrogate must be a sgcourse.surrogate module (e.g. "
                         f"surrogate.Sigmoid()), got {type(surrogate).__name__}")
@@ -462,10 +443,14 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
                            f"{x_seq.device}: move the tensors to a GPU, or run the kernels in "
                            f"the Triton interpreter (TRITON_INTERPRET=1 or "
                            f"sgcourse.kernels.triton.use_interpreter()) on CPU tensors")
+    if not torch.compiler.is_compiling():
+        for name, value in (("x_seq", x_seq), ("v_init", v_full)):
+            if not bool(torch.isfinite(value.detach()).all()):
+                raise ValueError(f"{name} must be finite: it holds NaN or infinite values")
     p0, p1, n_terms = _surrogate_params(surrogate)
     spike, v_seq, _ = torch.ops.sgcourse.lif_multistep_triton(
-        x_seq, v_init.expand(x_seq.shape[1:]), decay_t, decay_input, hard_reset, v_threshold,
-        v_reset_value, detach_reset, sid, p0, p1, n_terms, block, interpret)
+        x_seq, v_full, decay_t, decay_input, hard_reset, v_threshold, v_reset_value,
+        detach_reset, sid, p0, p1, n_terms, block, interpret, store_v_seq)
     return spike, v_seq
 
 

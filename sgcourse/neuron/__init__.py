@@ -30,6 +30,7 @@ Constructor names and defaults follow SpikingJelly's. Deliberate differences:
   other decodes (``'last_mem'`` accepted).
 """
 
+from sgcourse.neuron import _kernels  # noqa: F401  (enters the kernel backends in the table)
 from sgcourse.neuron._base import BaseNode
 from sgcourse.neuron._cuba import CUBALIFNode
 from sgcourse.neuron._dispatch import BACKENDS, KernelUnavailableError

@@ -11,6 +11,18 @@ inherited by subclasses. Kernel entries (``'fused'``, ``'triton'``) are register
 classes only: a user subclass that changes the charge equation must not silently run a kernel
 written for its parent. Kernel modules are imported lazily, so a missing optional package only
 matters when that backend is used; its ImportError text is kept in the message.
+
+**One contract for every backend** (:func:`register` wraps each implementation in it), so that
+backends agree on everything but rounding:
+
+* float16 and bfloat16 are computed in float32 (the kernels do it internally; the ``'torch'``
+  reference gets float32 copies of the input and the state), and the outputs and the new state
+  are cast to the promoted dtype of the input and the state, so a half input fires the same
+  spikes on every backend;
+* outputs, ``v_seq`` and the new state have that promoted dtype (e.g. float64 for a float64
+  state and a float32 input, as the per-step reference computes it);
+* a non-finite potential after the last step (a NaN or an infinity in the input or the state)
+  raises ``ValueError`` instead of returning what each backend happens to make of it.
 """
 
 from __future__ import annotations
@@ -37,6 +49,7 @@ BACKENDS: tuple[str, ...] = ("torch", "fused", "triton")
 """Every backend name: the per-step autograd reference, the fused BPTT kernel, Triton on CUDA."""
 
 _KERNEL_MODULES = {"fused": "sgcourse.kernels.fused", "triton": "sgcourse.kernels.triton"}
+_HALF = (torch.float16, torch.bfloat16)
 
 Impl = Callable[[Any, torch.Tensor, tuple[torch.Tensor, ...]],
                 tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...]]]
@@ -58,13 +71,50 @@ class Implementation:
 _TABLE: dict[tuple[type, str, str], Implementation] = {}
 
 
+def _promoted(dtypes: tuple[torch.dtype, ...]) -> torch.dtype:
+    out = dtypes[0]
+    for d in dtypes[1:]:
+        out = torch.promote_types(out, d)
+    return out
+
+
+def with_contract(run: Impl, *, upcast_half: bool) -> Impl:
+    """``run`` under the backend contract of the module docstring.
+
+    ``upcast_half``: give ``run`` float32 copies of float16/bfloat16 tensors (for an
+    implementation that would otherwise compute in half precision).
+    """
+    def contracted(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, ...]
+                   ) -> tuple[torch.Tensor, torch.Tensor | None, tuple[torch.Tensor, ...]]:
+        dtypes = (x_seq.dtype, *(s.dtype for s in state))
+        result = _promoted(dtypes)
+        if upcast_half and any(d in _HALF for d in dtypes):
+            compute = torch.promote_types(result, torch.float32)
+            x_seq, state = x_seq.to(compute), tuple(s.to(compute) for s in state)
+        out, v_seq, new_state = run(node, x_seq, state)
+        if not bool(torch.isfinite(new_state[0].detach()).all()):
+            raise ValueError(f"{type(node).__name__}: x_seq and the state must be finite: the "
+                             f"membrane potential became NaN or infinite (a NaN or ±inf in the "
+                             f"input or the state, or a potential that overflowed its dtype)")
+        return (out.to(result), None if v_seq is None else v_seq.to(result),
+                tuple(s.to(result) for s in new_state))
+
+    contracted.__wrapped__ = run  # type: ignore[attr-defined]
+    return contracted
+
+
 def register(cls: type, step_mode: str, backend: str, run: Impl,
              supports: Callable[[Any, torch.Tensor], bool] | None = None) -> None:
-    """Add (or replace) the implementation of ``backend`` for ``cls`` in ``step_mode``."""
+    """Add (or replace) the implementation of ``backend`` for ``cls`` in ``step_mode``.
+
+    ``run`` is wrapped in the backend contract (module docstring); the ``'torch'`` entry gets
+    half-precision inputs as float32.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     _TABLE[(cls, step_mode, backend)] = Implementation(
-        run=run, supports=supports or (lambda node, x_seq: True),
+        run=with_contract(run, upcast_half=backend == "torch"),
+        supports=supports or (lambda node, x_seq: True),
         exact_class_only=backend != "torch")
 
 

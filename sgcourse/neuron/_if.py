@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from sgcourse.neuron._base import BaseNode, SurrogateFn
-from sgcourse.neuron._kernels import register_lif_kernels
 
 __all__ = ["IFNode"]
 
@@ -41,9 +40,6 @@ class IFNode(BaseNode):
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return v + x
 
-    def lif_kernel_decay(self) -> tuple[float, bool]:
+    def kernel_arguments(self) -> dict[str, float | bool]:
         """IF as the LIF kernel's special case: decay 0, no input decay."""
-        return 0.0, False
-
-
-register_lif_kernels(IFNode)
+        return {"decay": 0.0, "decay_input": False}

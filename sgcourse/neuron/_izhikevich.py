@@ -2,14 +2,12 @@ r"""The Izhikevich neuron (two-variable form): a quadratic membrane with an adap
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 
 from sgcourse._checks import GREATER_THAN_ONE, POSITIVE
-from sgcourse.neuron import _dispatch
 from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
-from sgcourse.neuron._nonlinear import fused_supports
 
 __all__ = ["IzhikevichNode"]
 
@@ -103,18 +101,3 @@ class IzhikevichNode(BaseNode):
                 f"w_rest={self.w_rest}, tau_w={self.tau_w}, a={self.a}, b={self.b}, "
                 f"{super().extra_repr()}")
 
-
-def _fused_run(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, ...]
-               ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
-    kernels = _dispatch.load_kernels("fused")
-    spike_seq, v_seq, w_seq = kernels.izhikevich_multistep(
-        x_seq, state[0], state[1], **node.kernel_arguments(), v_threshold=node.v_threshold,
-        v_reset=node.v_reset, detach_reset=node.detach_reset, surrogate=node.surrogate_function)
-    return spike_seq, v_seq, (v_seq[-1], w_seq[-1])
-
-
-def _fused_supports(node: Any, x_seq: torch.Tensor) -> bool:
-    return not node.detach_reset and fused_supports(node, x_seq)
-
-
-_dispatch.register(IzhikevichNode, "m", "fused", _fused_run, _fused_supports)

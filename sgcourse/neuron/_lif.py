@@ -24,7 +24,6 @@ from torch import nn
 
 from sgcourse._checks import GREATER_THAN_ONE, check_bool, check_real
 from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
-from sgcourse.neuron._kernels import register_lif_kernels
 
 __all__ = ["KLIFNode", "LIAFNode", "LIFNode", "ParametricLIFNode", "leaky_charge"]
 
@@ -61,9 +60,9 @@ class _LeakyBase(BaseNode):
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return leaky_charge(x, v, self.decay(), self.v_reset_or_zero, self.decay_input)
 
-    def lif_kernel_decay(self) -> tuple[float | torch.Tensor, bool]:
-        """``(k, decay_input)`` for the LIF kernel."""
-        return self.decay(), self.decay_input
+    def kernel_arguments(self) -> dict[str, float | bool | torch.Tensor]:
+        """``decay`` (:math:`k`) and ``decay_input`` for the LIF kernel."""
+        return {"decay": self.decay(), "decay_input": self.decay_input}
 
 
 class LIFNode(_LeakyBase):
@@ -221,7 +220,3 @@ class LIAFNode(LIFNode):
 
     def extra_repr(self) -> str:
         return f"threshold_related={self.threshold_related}, {super().extra_repr()}"
-
-
-register_lif_kernels(LIFNode)
-register_lif_kernels(ParametricLIFNode)

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import torch
 
 from sgcourse._checks import GREATER_THAN_ONE, POSITIVE
-from sgcourse.neuron import _dispatch
 from sgcourse.neuron._base import BaseNode, HyperCheck, SurrogateFn, real
 
 __all__ = ["EIFNode", "QIFNode"]
@@ -118,25 +117,3 @@ class EIFNode(BaseNode):
         return (f"tau={self.tau}, delta_T={self.delta_T}, theta_rh={self.theta_rh}, "
                 f"v_rest={self.v_rest}, {super().extra_repr()}")
 
-
-def _fused_runner(function_name: str) -> _dispatch.Impl:
-    def run(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, ...]
-            ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
-        kernel = getattr(_dispatch.load_kernels("fused"), function_name)
-        spike_seq, v_seq = kernel(x_seq, state[0], **node.kernel_arguments(),
-                                  v_threshold=node.v_threshold, v_reset=node.v_reset,
-                                  detach_reset=node.detach_reset,
-                                  surrogate=node.surrogate_function)
-        return spike_seq, v_seq, (v_seq[-1],)
-
-    return run
-
-
-def fused_supports(node: Any, x_seq: torch.Tensor) -> bool:
-    """Whether ``sgcourse.kernels.fused`` can run ``node`` on ``x_seq``."""
-    kernels = _dispatch.kernels_if_available("fused")
-    return kernels is not None and bool(kernels.supports(node.surrogate_function, x_seq))
-
-
-_dispatch.register(QIFNode, "m", "fused", _fused_runner("qif_multistep"), fused_supports)
-_dispatch.register(EIFNode, "m", "fused", _fused_runner("eif_multistep"), fused_supports)
