@@ -408,3 +408,16 @@ def test_learnable_hyper_parameters_are_refused_not_frozen(name):
     node = neuron.LIFNode(**{name: value.detach()})
     assert isinstance(getattr(node, name), float)
     assert list(neuron.ParametricLIFNode(init_tau=2.0).parameters())  # the learnable tau
+
+
+def test_non_spiking_hyper_parameters_are_validated_on_assignment_too():
+    node = neuron.NonSpikingLIFNode(tau=3, decode="last_mem")
+    assert node.tau == 3.0 and isinstance(node.tau, float) and node.decode == "last-mem"
+    with pytest.raises(ValueError, match=r"tau must be a finite number > 1, got 0.5"):
+        node.tau = 0.5
+    with pytest.raises(ValueError, match=r"decode must be one of"):
+        node.decode = "last"
+    node.decode = "max-mem"
+    assert node.tau == 3.0
+    x = torch.tensor([[1.0], [0.0], [0.0]])
+    assert node(x).item() == pytest.approx(1 / 3)  # V = 1/3, then decays: the max is the first

@@ -6,12 +6,13 @@ the membrane potential :math:`V[t]` over the sequence is reduced to one value pe
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from sgcourse._checks import GREATER_THAN_ONE, check_floating_tensor, check_real
+from sgcourse._checks import GREATER_THAN_ONE, check_floating_tensor
 from sgcourse.base import MemoryModule, MultiStepModule, check_sequence
+from sgcourse.neuron._base import HyperCheck, real
 
 __all__ = ["DECODES", "NonSpikingBaseNode", "NonSpikingIFNode", "NonSpikingLIFNode"]
 
@@ -51,14 +52,25 @@ class NonSpikingBaseNode(MemoryModule, MultiStepModule):
 
     aliases: ClassVar[dict[str, str]] = {"last_mem": "last-mem"}
 
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {}
+    """Checks applied on every assignment, in ``__init__`` and later (as for the spiking
+    neurons); subclasses extend the dict."""
+
     def __init__(self, decode: str | None = None) -> None:
         super().__init__()
         self.step_mode = "m"
-        decode = self.aliases.get(decode, decode) if isinstance(decode, str) else decode
-        if decode not in DECODES:
-            raise ValueError(f"decode must be one of {DECODES}, got {decode!r}")
         self.decode = decode
         self.register_memory("v", 0.0)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "decode":
+            value = self.aliases.get(value, value) if isinstance(value, str) else value
+            if value not in DECODES:
+                raise ValueError(f"decode must be one of {DECODES}, got {value!r}")
+        check = type(self).hyper_parameters.get(name)
+        if check is not None:
+            value = check(name, value)
+        super().__setattr__(name, value)
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """:math:`V[t] = f(V[t-1], X[t])`; subclasses define it."""
@@ -93,8 +105,10 @@ class NonSpikingLIFNode(NonSpikingBaseNode):
         decode: see :class:`NonSpikingBaseNode`.
     """
 
+    hyper_parameters: ClassVar[dict[str, HyperCheck]] = {"tau": real(GREATER_THAN_ONE)}
+
     def __init__(self, tau: float = 2.0, decode: str | None = None) -> None:
-        tau = check_real("tau", tau, GREATER_THAN_ONE)
+        self.hyper_parameters["tau"]("tau", tau)  # fail before building anything
         super().__init__(decode)
         self.tau = tau
 
