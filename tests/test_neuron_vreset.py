@@ -436,3 +436,32 @@ def test_every_backend_is_exercised() -> None:
     assert any(v is not None and v != 0 for v in V_RESETS)
     assert {v for v in V_RESETS if v is not None} >= {-0.3, 0.2}
 
+
+
+# ------------------------------------------------------------------------------------------
+# The mutation that escaped the older tests is caught here
+# ------------------------------------------------------------------------------------------
+
+
+def _reset_without_v_reset(node: Any, h: torch.Tensor, spike: torch.Tensor) -> torch.Tensor:
+    """A plausible bug: the hard reset forgets its Ŝ·V_reset term (invisible for V_reset = 0)."""
+    spike = spike.detach() if node.detach_reset else spike
+    scale = node.k if getattr(node, "scale_reset", False) else 1.0
+    if node.v_reset is None:
+        return (h - spike * node.v_threshold) / scale
+    return (1.0 - spike) * h / scale
+
+
+@pytest.mark.parametrize(("ref_id", "patched"), [("KLIF-scale_reset", neuron.KLIFNode),
+                                                 ("KLIF", neuron.KLIFNode),
+                                                 ("IF", neuron.BaseNode)])
+def test_a_hard_reset_without_v_reset_is_caught(monkeypatch: pytest.MonkeyPatch, ref_id: str,
+                                                patched: type) -> None:
+    ref = next(r for r in REFERENCES if r.id == ref_id)
+    run = make_run(ref, -0.3, False, "sigmoid")
+    seed = stable_seed(ref.id, -0.3, False)
+    want = run_reference(ref, run, seed, run_node(ref, run, seed, "torch")[1])
+    monkeypatch.setattr(patched, "neuronal_reset", _reset_without_v_reset)
+    got, _ = run_node(ref, run, seed, "torch")
+    with pytest.raises(AssertionError, match=r"spikes differ|V\[t\] differs"):
+        assert_same(got, want, ref_id, spiking=True)
