@@ -47,6 +47,8 @@ SURROGATES = ("sigmoid", "atan", "erf")
 
 State = tuple[torch.Tensor, ...]
 Params = dict[str, torch.Tensor]
+Options = dict[str, Any]
+Out = tuple[torch.Tensor, State]
 
 
 # ------------------------------------------------------------------------------------------
@@ -85,28 +87,28 @@ def leaky(x: torch.Tensor, v: torch.Tensor, k: float | torch.Tensor, v_r: float,
     return v + k * (x - (v - v_r)) if decay_input else v - k * (v - v_r) + x
 
 
-def step_if(x, state, p, r, o):
+def step_if(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     (v,) = state
     h = v + x
     s, s_hat = r.fire(h)
     return s, (r.reset(h, s_hat),)
 
 
-def step_lif(x, state, p, r, o):
+def step_lif(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     (v,) = state
     h = leaky(x, v, 1.0 / o["tau"], r.v_r, o["decay_input"])
     s, s_hat = r.fire(h)
     return s, (r.reset(h, s_hat),)
 
 
-def step_plif(x, state, p, r, o):
+def step_plif(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     (v,) = state
     h = leaky(x, v, torch.sigmoid(p["w"]), r.v_r, o["decay_input"])
     s, s_hat = r.fire(h)
     return s, (r.reset(h, s_hat),)
 
 
-def step_klif(x, state, p, r, o):
+def step_klif(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     """H = ReLU(k·H_LIF); with scale_reset the reset acts on H/k."""
     (v,) = state
     k = p["k"]
@@ -119,7 +121,7 @@ def step_klif(x, state, p, r, o):
     return s, (s_hat * r.v_reset + (1 - s_hat) * h / k,)
 
 
-def step_liaf(x, state, p, r, o):
+def step_liaf(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     """Analog output act(H − V_th) or act(H); fires and resets internally like a LIF."""
     (v,) = state
     h = leaky(x, v, 1.0 / o["tau"], r.v_r, o["decay_input"])
@@ -128,14 +130,14 @@ def step_liaf(x, state, p, r, o):
     return y, (r.reset(h, s_hat),)
 
 
-def step_qif(x, state, p, r, o):
+def step_qif(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     (v,) = state
     h = v + (x + o["a0"] * (v - o["v_rest"]) * (v - o["v_c"])) / o["tau"]
     s, s_hat = r.fire(h)
     return s, (r.reset(h, s_hat),)
 
 
-def step_eif(x, state, p, r, o):
+def step_eif(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     (v,) = state
     upswing = o["delta_T"] * torch.exp((v - o["theta_rh"]) / o["delta_T"])
     h = v + (x + o["v_rest"] - v + upswing) / o["tau"]
@@ -143,7 +145,7 @@ def step_eif(x, state, p, r, o):
     return s, (r.reset(h, s_hat),)
 
 
-def step_izhikevich(x, state, p, r, o):
+def step_izhikevich(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     """Charge with −W, adapt W with H, fire, reset V, W jumps by b·Ŝ."""
     v, w = state
     h = v + (x + o["a0"] * (v - o["v_rest"]) * (v - o["v_c"]) - w) / o["tau"]
@@ -152,7 +154,7 @@ def step_izhikevich(x, state, p, r, o):
     return s, (r.reset(h, s_hat), w + o["b"] * s_hat)
 
 
-def step_cuba(x, state, p, r, o):
+def step_cuba(x: torch.Tensor, state: State, p: Params, r: Run, o: Options) -> Out:
     """I = c·I + X, H = v_decay·V + I; state (V, I)."""
     v, i = state
     i = o["c_decay"] * i + x
