@@ -4,7 +4,7 @@ r"""A live explorer of the two spike codes of lesson 06: what survives of an ima
 :math:`T` steps and shows, side by side, the input spike raster (64 input neurons × T steps) and
 the image a reader can decode from those spikes:
 
-* rate code: :math:`\hat x_i = \frac1T \sum_t S_i[t]`, with mean squared error
+* rate code: :math:`\hat x_i = \frac1T \sum_t X_i[t]`, with mean squared error
   :math:`\approx \overline{x(1-x)}/T` (noise that shrinks like :math:`1/T`);
 * latency code: :math:`\hat x_i = 1 - t_i/(T-1)` from the spike time :math:`t_i` (no noise, but
   only :math:`T` grey levels: rounding).
@@ -48,8 +48,8 @@ def encode_digit(image: torch.Tensor, time_steps: int, code: str, seed: int) -> 
 
 
 def decode(spikes: torch.Tensor, code: str) -> torch.Tensor:
-    r"""The intensities a reader recovers from spikes ``[T, K]``: the rate
-    :math:`\frac1T \sum_t S[t]` (``'poisson'``) or :math:`1 - t_{\text{spike}}/(T-1)`
+    r"""The intensities a reader recovers from input spikes ``[T, K]``: the rate
+    :math:`\frac1T \sum_t X[t]` (``'poisson'``) or :math:`1 - t_{\text{spike}}/(T-1)`
     (``'latency'``; 1 when T = 1)."""
     check_floating_tensor(spikes, "spikes")
     if code not in CODES:
