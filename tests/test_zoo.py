@@ -133,3 +133,30 @@ def test_izhikevich_run_validates_its_arguments() -> None:
         zoo.izhikevich_run("fast spiking", duration_ms=40.0)
     with pytest.raises(ValueError, match="a"):
         zoo.izhikevich_node(0.0, 0.2, -65.0, 8.0)
+
+
+def test_figures_have_labelled_axes_and_a_legend_entry_per_line() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [0.5, 1.5, 2.5]
+    fig = zoo.plot_fi_curves(x, {"LIF": zoo.firing_rates("lif", x),
+                                 "parametric LIF": zoo.firing_rates("lif", x),
+                                 "IF": zoo.firing_rates("if", x)}, {"LIF": 1.0})
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["LIF", "parametric LIF (same as above)", "IF"]
+    dashed = [line for line in ax.get_lines() if line.get_label().startswith("parametric")]
+    assert [line.get_linestyle() for line in dashed] == ["--"]
+    run = zoo.simulate(zoo.make_neuron("qif"), [0.3], 20)
+    fig2 = zoo.plot_traces({"QIF": (np.arange(20), run.v[:, 0].numpy())}, 1.0, "QIF")
+    assert [t.get_text() for t in fig2.axes[0].get_legend().get_texts()] == ["QIF", "$V_{th}$"]
+    fig3 = zoo.plot_izhikevich_runs({"fast spiking": zoo.izhikevich_run("fast spiking")})
+    assert fig3.axes[0].get_ylabel() == "$v$ (mV)" and fig3.axes[0].get_legend() is not None
+    for bad in ({}, None):
+        with pytest.raises(ValueError):
+            zoo.plot_fi_curves(x, bad)
+    plt.close("all")

@@ -324,7 +324,7 @@ def plot_fi_curves(x_values: object, curves: dict[str, torch.Tensor],
     x = _as_inputs(x_values).numpy()
     if not isinstance(curves, dict) or not curves:
         raise ValueError("curves must be a non-empty dict {label: rates}")
-    fig, ax = plt.subplots(figsize=(7.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
     drawn: list[np.ndarray] = []
     for label, rates in curves.items():
         y = torch.as_tensor(rates).numpy()
@@ -338,7 +338,7 @@ def plot_fi_curves(x_values: object, curves: dict[str, torch.Tensor],
     ax.set_ylabel("firing rate (spikes per step)")
     ax.set_title("f–I curves: each neuron is silent below its rheobase (dotted), then fires "
                  "faster with more input", fontsize="medium")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
