@@ -231,6 +231,7 @@ def plot_surrogate(sg: object = "sigmoid", x_range: Sequence[float] = (-3.0, 3.0
         fig = ax.figure
     draw_surrogate(ax, sg, x_range, num)
     ax.set_xlabel("$x$ (membrane potential minus threshold)")
+    ax.set_ylabel(r"$\Theta(x)$, $\sigma(x)$, $\sigma'(x)$ (dimensionless)")
     ax.set_title(describe(sg))
     return fig
 

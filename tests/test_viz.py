@@ -59,6 +59,7 @@ def test_plot_surrogate_by_name_uses_defaults_and_given_axes():
     returned = viz.plot_surrogate("ATan", x_range=(-1, 2), ax=ax)
     assert returned is fig
     assert ax.get_title() == "ATan(alpha=2)"
+    assert "membrane potential" in ax.get_xlabel() and "sigma'" in ax.get_ylabel()
     assert ax.get_xlim() == (-1.0, 2.0)
 
 
