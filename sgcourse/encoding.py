@@ -38,6 +38,9 @@ def poisson_encode(x: torch.Tensor, time_steps: int,
     """
     x = _check_intensity(x)
     time_steps = check_int("time_steps", time_steps, 1)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got "
+                        f"{type(generator).__name__}")
     u = torch.rand((time_steps, *x.shape), generator=generator, dtype=x.dtype, device=x.device)
     return (u < x).to(x.dtype)
 

@@ -421,3 +421,16 @@ def test_non_spiking_hyper_parameters_are_validated_on_assignment_too():
     assert node.tau == 3.0
     x = torch.tensor([[1.0], [0.0], [0.0]])
     assert node(x).item() == pytest.approx(1 / 3)  # V = 1/3, then decays: the max is the first
+
+
+@pytest.mark.parametrize("backend", ["torch", "fused"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_input_is_refused_by_every_backend(backend, bad):
+    """A NaN never crosses the threshold: the neuron fell silent for good, with no error."""
+    node = neuron.LIFNode(step_mode="m", backend=backend)
+    x = torch.full((4, 3), 0.6)
+    x[1, 2] = bad
+    with pytest.raises(ValueError, match=r"x_seq and the initial state must be finite"):
+        node(x)
+    functional.reset_net(node)
+    assert node(x.nan_to_num(posinf=0.0)).sum() > 0

@@ -148,6 +148,10 @@ def _surrogate_rows() -> list[Row]:
                         word("spiking")))
         rows.append(Row(fentry, lambda bad, fn=fn: fn.apply(bad), [0.0, 1.0], TypeError,
                         word("x")))
+        rows.append(Row(entry, lambda bad, cls=cls: cls().derivative(bad),
+                        torch.ones(2, dtype=torch.int64), TypeError, word("x")))
+        rows.append(Row(entry, lambda bad, cls=cls: cls().primitive(bad), [0.5], TypeError,
+                        word("x")))
         if not spec.hparams:
             rows.append(Row(entry, lambda bad, cls=cls: cls(alpha=bad), 1.0, TypeError,
                             word("alpha")))
@@ -198,6 +202,12 @@ def _neuron_rows() -> list[Row]:
                 word("detach_reset")),
             Row(entry, lambda bad, cls=cls: cls(surrogate_function=bad), "sigmoid", TypeError,
                 word("surrogate_function")),
+            # the class instead of an instance used to fail at the first step, naming alpha
+            Row(entry, lambda bad, cls=cls: cls(surrogate_function=bad), surrogate.Sigmoid,
+                TypeError, word("surrogate_function") + r".*add parentheses: Sigmoid\(\)"),
+            # a NaN input silenced the neuron for good (no spike ever, NaN potential)
+            Row(entry, lambda bad, cls=cls: cls(step_mode="m", backend="torch")(bad),
+                torch.tensor([[0.5], [NAN]]), ValueError, word("x_seq") + r".*must be finite"),
             Row(entry, lambda bad, cls=cls: cls()(bad), torch.ones(2, 3, dtype=torch.int64),
                 TypeError, word("x")),
             Row(entry, lambda bad, cls=cls: cls(step_mode="m")(bad), torch.rand(3), ValueError,
@@ -297,6 +307,9 @@ def _encoding_rows() -> list[Row]:
             torch.full((2,), 2.0), ValueError, word("x") + r" must hold intensities in \[0, 1\]"),
         Row("encoding.poisson_encode", lambda bad: encoding.poisson_encode(torch.rand(2), bad),
             0, ValueError, word("time_steps")),
+        Row("encoding.poisson_encode",
+            lambda bad: encoding.poisson_encode(torch.rand(2), 3, generator=bad), 0, TypeError,
+            word("generator")),
         Row("encoding.latency_encode", lambda bad: encoding.latency_encode(torch.rand(2), 4, bad),
             "exp", ValueError, word("function")),
         Row("encoding.latency_encode", lambda bad: encoding.latency_encode(bad, 4),

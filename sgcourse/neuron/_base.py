@@ -30,7 +30,8 @@ from sgcourse._checks import REAL, Domain, check_bool, check_floating_tensor, ch
 from sgcourse.base import MemoryModule, check_sequence
 from sgcourse.neuron import _dispatch
 
-__all__ = ["BaseNode", "HyperCheck", "optional_real", "real", "torch_multi_step"]
+__all__ = ["BaseNode", "HyperCheck", "check_finite_potential", "optional_real", "real",
+           "torch_multi_step"]
 
 SurrogateFn = Callable[[torch.Tensor], torch.Tensor]
 _STATE_NUMBER = Domain("a finite real number or a tensor shaped like the input step",
@@ -64,6 +65,10 @@ def optional_real(name: str, value: object) -> float | None:
 def _surrogate_or_default(surrogate_function: SurrogateFn | None) -> SurrogateFn:
     if surrogate_function is None:
         return surrogate.Sigmoid()  # a fresh instance per neuron, never shared
+    if isinstance(surrogate_function, type):
+        raise TypeError(f"surrogate_function must be an instance such as sgcourse.surrogate."
+                        f"Sigmoid(), got the class {surrogate_function.__name__} itself (add "
+                        f"parentheses: {surrogate_function.__name__}())")
     if not callable(surrogate_function):
         raise TypeError("surrogate_function must be a callable (e.g. sgcourse.surrogate."
                         f"Sigmoid()) or None, got {type(surrogate_function).__name__}")
@@ -296,7 +301,23 @@ def torch_multi_step(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, 
         outputs.append(out)
         if node.store_v_seq:
             potentials.append(state[0])
+    if not torch.compiler.is_compiling():
+        check_finite_potential(state[0])
     return torch.stack(outputs), torch.stack(potentials) if potentials else None, state
+
+
+def check_finite_potential(v_last: torch.Tensor) -> None:
+    """Raise :class:`ValueError` if the final potential is NaN or infinite.
+
+    A NaN never crosses the threshold: the neuron would fall silent for good (and the
+    backward pass would carry NaN), with nothing to show for it. One check per sequence, on the
+    last potential, catches any NaN or infinity in the input or the state (both propagate to it);
+    the fused kernels check the same.
+    """
+    if not bool(torch.isfinite(v_last.detach()).all()):
+        raise ValueError("x_seq and the initial state must be finite: the membrane potential "
+                         "became NaN or infinite (a NaN or ±inf in x_seq or the state v, or a "
+                         "potential that overflowed its dtype)")
 
 
 _dispatch.register(BaseNode, "m", "torch", torch_multi_step)

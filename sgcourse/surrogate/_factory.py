@@ -146,11 +146,11 @@ class Surrogate(nn.Module):
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         """σ(x) at the current hyper-parameters (for plotting and analysis)."""
-        return self.spec.primitive(x, *self.hparams)
+        return self.spec.primitive(check_floating_tensor(x, "x"), *self.hparams)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """σ′(x) at the current hyper-parameters: the gradient the backward pass uses."""
-        return self.spec.derivative(x, *self.hparams)
+        return self.spec.derivative(check_floating_tensor(x, "x"), *self.hparams)
 
     def set_spiking_mode(self, spiking: bool) -> None:
         """Switch between the spiking forward (Θ) and the smooth primitive σ."""
