@@ -234,6 +234,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
     Raises :class:`ValueError` for non-finite images and for labels outside
     ``[0, number of model outputs)``, before any evaluation.
     """
+    _check_model(model)
     _check_images(images, "images")
     _check_labels(labels, images)
     batch_size = check_int("batch_size", batch_size, 1)
@@ -253,6 +254,7 @@ def batch_gradients(model: nn.Module, images: torch.Tensor,
 
     The model's ``.grad`` fields are cleared first and left holding these gradients.
     """
+    _check_model(model)
     _check_images(images, "images")
     _check_labels(labels, images)
     model.zero_grad(set_to_none=True)
@@ -290,8 +292,7 @@ def train(model: nn.Module, data: DigitsSplit, epochs: int = 15, lr: float = 1e-
         ``[0, number of model outputs)``, and for test data that does not match the training
         data; the message names the offending field (``data.x_train``, ``data.y_test``, …).
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    _check_model(model)
     if not isinstance(data, tuple) or len(data) != 4:
         raise TypeError("data must be a DigitsSplit (x_train, y_train, x_test, y_test), got "
                         f"{type(data).__name__}")
@@ -344,6 +345,11 @@ def train(model: nn.Module, data: DigitsSplit, epochs: int = 15, lr: float = 1e-
 def _nan_aware_max(a: float, b: float) -> float:
     """max(a, b), but NaN if either is NaN (Python's ``max`` would silently drop a NaN)."""
     return math.nan if math.isnan(a) or math.isnan(b) else max(a, b)
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
 def _check_images(images: object, name: str) -> torch.Tensor:
