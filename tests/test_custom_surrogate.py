@@ -137,3 +137,25 @@ def test_register_refuses_bad_or_clashing_declarations() -> None:
         refused(dataclasses.replace(TRIANGLE), ValueError, "already registered")
         assert surrogate.available().count("triangle") == 1
     """)
+
+
+def test_measured_gradient_and_its_figure() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = torch.arange(-10, 11, dtype=torch.float64) / 5
+    spikes, grad = cs.measured_gradient(cs.ArcTanSurrogate(), x)
+    assert torch.equal(spikes, (x >= 0).double()) and not x.requires_grad
+    assert torch.allclose(grad, cs.arctan_derivative(x), rtol=0, atol=1e-15)
+    fig = cs.plot_measured_derivative({"ours": (spikes, grad)}, x, cs.arctan_derivative(x),
+                                      title="check")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title() == "check"
+    assert len(ax.get_legend().get_texts()) == len(ax.get_lines()) == 3
+    with pytest.raises(TypeError, match="floating-point"):
+        cs.measured_gradient(cs.ArcTanSurrogate(), torch.arange(3))
+    with pytest.raises(ValueError, match="non-empty"):
+        cs.plot_measured_derivative({}, x, x, "t")
+    plt.close("all")

@@ -180,7 +180,7 @@ def plot_measured_derivative(curves: dict[str, tuple[torch.Tensor, torch.Tensor]
     ax.plot(xs, derivative.detach().double().numpy(), color="tab:blue", linewidth=3, alpha=0.4,
             label=r"formula $\sigma'(x)$")
     markers = ("o", "x", "+", "s")
-    for (label, (spikes, grad)), marker in zip(curves.items(), markers, strict=False):
+    for (label, (_, grad)), marker in zip(curves.items(), markers, strict=False):
         ax.plot(xs, grad.double().numpy(), linestyle="none", marker=marker, markersize=5,
                 label=f"{label}: gradient of $x$")
     first_spikes = next(iter(curves.values()))[0]
