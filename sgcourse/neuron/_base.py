@@ -89,9 +89,17 @@ class BaseNode(MemoryModule):
         backend: multi-step implementation, one of :attr:`supported_backends`; ``None`` picks
             ``'fused'`` when it supports the call, otherwise ``'torch'``.
         store_v_seq: keep ``v_seq``, the post-reset potentials :math:`V[t]` of every step since
-            the last ``reset()``, shape ``[T, N, *]``.
+            the last ``reset()``, shape ``[T, N, *]``. It can change only between sequences
+            (after ``reset()``), so that ``v_seq`` never misses steps.
 
-    State: ``v`` (the potential after the last step; a float before the first call).
+    The hyper-parameters are numbers, checked on every assignment; a tensor that requires grad
+    (an ``nn.Parameter``) is refused, since it would be read once as a float and never learn
+    (:class:`~sgcourse.neuron.ParametricLIFNode` learns :math:`\tau`).
+
+    State: ``v`` (the potential after the last step; a float before the first call). A state set
+    by hand must be a finite number or a tensor with the input's shape, device and dtype. A
+    multi-step call whose final potential is NaN or infinite raises :class:`ValueError` (a NaN
+    never crosses the threshold: the neuron would fall silent for good).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("v",)
