@@ -73,6 +73,23 @@ def test_detached_has_the_same_forward_pass_and_no_gradient_to_the_past() -> Non
     assert grads["detached"][-1].abs().sum() > 0
 
 
+def _past_gradient(layer: RecurrentLIF, x: torch.Tensor) -> torch.Tensor:
+    """|dL/dX| summed over every step but the last, for L = the last step's spike count."""
+    xs = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(layer(xs)[-1].sum(), xs)
+    return grad[:-1].abs().sum()
+
+
+def test_membrane_detached_keeps_the_path_through_the_recurrent_spikes() -> None:
+    x = _inputs()
+    layer = _layer("membrane_detached")
+    assert torch.equal(layer(x), _layer("bptt")(x))          # same forward pass
+    assert _past_gradient(layer, x) > 0                      # the recurrent spikes leak it
+    feed_forward = _layer("membrane_detached", recurrent=False)
+    assert _past_gradient(feed_forward, x) == 0              # no other path: cut
+    assert _past_gradient(_layer("bptt", recurrent=False), x) > 0
+
+
 def test_memoryless_spikes_depend_on_the_current_frame_only() -> None:
     layer = _layer("memoryless")
     x = _inputs()

@@ -26,6 +26,9 @@ with :math:`V[-1] = V_{reset} = 0` and :math:`S[-1] = 0`. The charge, fire and r
 * ``'memoryless'``: the forward pass has no memory either: every step starts from
   :math:`V[t-1] = V_{reset}` and :math:`S[t-1] = 0`, so :math:`S[t]` depends on :math:`X[t]`
   alone.
+* ``'membrane_detached'``: the same forward pass, with only :math:`V[t-1]` detached; the
+  gradient still reaches earlier steps through the recurrent spikes (a control that isolates the
+  membrane's share of the gradient, and a reminder of how easily a control leaks).
 
 **A sequence classifier** (:class:`SequenceClassifier`): an encoder turns a sample into frames
 ``[T, N, F]``, the recurrent layer turns them into spikes, and a linear read-out gives class
@@ -66,8 +69,9 @@ __all__ = [
     "plot_spike_rasters",
 ]
 
-MEMORY_MODES: tuple[str, ...] = ("bptt", "detached", "memoryless")
-"""Values of ``memory``: full BPTT, the same forward with the past detached, no memory at all."""
+MEMORY_MODES: tuple[str, ...] = ("bptt", "detached", "memoryless", "membrane_detached")
+"""Values of ``memory``: full BPTT, the same forward with the past detached, no memory at all,
+and the same forward with only the membrane detached (the recurrent spikes keep their gradient)."""
 
 READOUTS: tuple[str, ...] = ("last", "mean")
 """Values of ``readout``: the last step's spikes only, or the average over all steps."""
@@ -90,7 +94,8 @@ class RecurrentLIF(nn.Module):
         tau: membrane time constant (> 1); with ``learn_tau`` the initial value.
         learn_tau: learn :math:`\tau` (a :class:`~sgcourse.neuron.ParametricLIFNode`, one
             :math:`\tau` shared by the layer) instead of keeping it fixed.
-        memory: ``'bptt'``, ``'detached'`` or ``'memoryless'`` (see :data:`MEMORY_MODES`).
+        memory: ``'bptt'``, ``'detached'``, ``'memoryless'`` or ``'membrane_detached'`` (see
+            :data:`MEMORY_MODES` and the module docstring).
         recurrent: include :math:`W_{rec} S[t-1]` (``False``: a feed-forward LIF layer).
         surrogate_function: the spike function (default: a fresh ``surrogate.Sigmoid()``).
 
@@ -140,6 +145,8 @@ class RecurrentLIF(nn.Module):
         for current in currents.unbind(0):
             if self.memory == "detached":
                 v, spikes_prev = v.detach(), spikes_prev.detach()
+            elif self.memory == "membrane_detached":
+                v = v.detach()
             elif self.memory == "memoryless":
                 v, spikes_prev = rest, silent
             if self.recurrent_layer is not None:
