@@ -88,7 +88,8 @@ def _silent_hint(got: float, spikes: torch.Tensor) -> str:
         "per_sample": per_sample,
     }
     if abs(got - candidates["count"]) <= 1e-6:
-        return "that is the number of silent neurons; divide by the number of neurons H."
+        return ("that is the number of silent neurons; divide by the number of neurons, "
+                "spikes.shape[-1].")
     if abs(got - candidates["active"]) <= 1e-6:
         return "that is the share of neurons that DO fire; silent ones have a count of 0."
     if abs(got - candidates["entries"]) <= 1e-6:

@@ -178,8 +178,8 @@ def _readout_hint(got: torch.Tensor, spikes: torch.Tensor, weight: torch.Tensor,
         (spikes[-1] @ weight.T, "add the bias."),
     ]
     if weight.shape[0] == weight.shape[1]:  # only then does the untransposed product run
-        candidates.append((spikes[-1] @ weight + bias, "weight has shape [num_classes, H] (like "
-                                                       "nn.Linear): use weight.T."))
+        candidates.append((spikes[-1] @ weight + bias, "weight has shape [num_classes, "
+                                                       "neurons] (like nn.Linear): use weight.T."))
     for value, hint in candidates:
         if torch.allclose(got, value, rtol=1e-6, atol=1e-6):
             return hint
