@@ -5,6 +5,11 @@ r"""Small data sets for the lessons, built offline (nothing is downloaded at run
 and a deterministic, stratified train/test split. It is the course's stand-in for MNIST: large
 enough that a hidden layer matters, small enough to train a spiking network in seconds on one core.
 
+``load_randman_tensors`` builds a Randman data set (Zenke & Vogels, 2021, *Neural Computation*)
+from a seed: each class is a random smooth manifold, and every input unit fires exactly one spike
+per sample, so only spike *timing* carries the class (``randman_spike_times``,
+``spike_times_to_dense``). It needs nothing beyond torch.
+
 scikit-learn is an optional dependency (the ``lessons`` extra); it is imported only when a loader
 that needs it is called.
 """
