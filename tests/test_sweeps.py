@@ -157,6 +157,8 @@ def test_rate_penalty_training_accepts_sequence_classifiers_and_checks_arguments
     assert len(history.silent) == 1
     with pytest.raises(TypeError, match="SequenceClassifier or a DigitsSNN"):
         sweeps.train_with_rate_penalty(torch.nn.Linear(2, 2), (times, labels, times, labels))
+    with pytest.raises(TypeError, match="x_train, y_train, x_test, y_test"):
+        sweeps.train_with_rate_penalty(model, [times, labels, times, labels])
     with pytest.raises(ValueError, match="rate_weight"):
         sweeps.train_with_rate_penalty(model, (times, labels, times, labels), rate_weight=-1.0)
 

@@ -284,6 +284,9 @@ def train_with_rate_penalty(model: SequenceClassifier | DigitsSNN, data: tuple[t
     :func:`sgcourse.course.models.train`.
     """
     read_out = _spike_readout(model)
+    if not isinstance(data, tuple) or len(data) != 4:
+        raise TypeError("data must be a split (x_train, y_train, x_test, y_test), e.g. a "
+                        f"DigitsSplit or RandmanSplit.tensors(), got {type(data).__name__}")
     x_train, y_train, x_test, y_test = data
     epochs = check_int("epochs", epochs, 1)
     lr = check_real("lr", lr, POSITIVE)
