@@ -24,6 +24,16 @@ def test_saved_for_backward_counts_each_storage_once() -> None:
     assert nothing.nbytes == 0 and nothing.shapes == ()
 
 
+def test_autograd_nodes_counts_the_graph() -> None:
+    x = torch.rand(3, requires_grad=True)
+    assert profiling.autograd_nodes((x * 2).exp().sum()) == 4   # Sum, Exp, Mul, AccumulateGrad
+    y = x.sin()
+    assert profiling.autograd_nodes(y + y) == 3                  # a shared node counts once
+    assert profiling.autograd_nodes(torch.ones(2)) == 0
+    with pytest.raises(TypeError, match="tensor"):
+        profiling.autograd_nodes([1.0])
+
+
 def test_saved_for_backward_rejects_a_non_callable() -> None:
     with pytest.raises(TypeError, match="fn must be callable"):
         profiling.saved_for_backward(3)

@@ -38,6 +38,7 @@ __all__ = [
     "BackendTiming",
     "SavedTensors",
     "Timing",
+    "autograd_nodes",
     "benchmark_backends",
     "format_benchmark",
     "lif_saved_bytes",
@@ -91,6 +92,24 @@ def saved_for_backward(fn: Callable[..., Any], *args: Any, **kwargs: Any
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         result = fn(*args, **kwargs)
     return result, SavedTensors(sum(storages.values()), tuple(shapes))
+
+
+def autograd_nodes(output: torch.Tensor) -> int:
+    """Number of autograd nodes (backward functions) reachable from ``output.grad_fn``.
+
+    Leaf accumulators (``AccumulateGrad``) count too; 0 for a tensor without a graph.
+    """
+    if not isinstance(output, torch.Tensor):
+        raise TypeError(f"output must be a tensor, got {type(output).__name__}")
+    seen: set[Any] = set()
+    stack = [output.grad_fn] if output.grad_fn is not None else []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(child for child, _ in node.next_functions if child is not None)
+    return len(seen)
 
 
 def _lif_input(time_steps: int, batch: int, neurons: int, dtype: torch.dtype,
