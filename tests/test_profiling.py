@@ -50,6 +50,15 @@ def test_lif_saves_three_tensors_per_step_with_torch_and_one_with_fused(dtype) -
         assert fused_saved.nbytes == t * 3 * 4 * size and fused_saved.shapes == ((t, 3, 4),)
 
 
+@pytest.mark.parametrize(("v_reset", "detach_reset", "k_torch"),
+                         [(0.0, False, 3), (0.0, True, 2), (None, False, 1), (None, True, 1)])
+def test_tensors_saved_per_step_depend_on_the_reset_for_torch_only(v_reset, detach_reset,
+                                                                   k_torch) -> None:
+    kw = dict(v_reset=v_reset, detach_reset=detach_reset)
+    assert profiling.lif_saved_bytes("torch", 6, 2, 3, **kw).nbytes == k_torch * 6 * 2 * 3 * 4
+    assert profiling.lif_saved_bytes("fused", 6, 2, 3, **kw).nbytes == 6 * 2 * 3 * 4
+
+
 def test_lif_saved_bytes_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="backend must be one of"):
         profiling.lif_saved_bytes("cuda", 4)

@@ -10,8 +10,9 @@ grow linearly with the number of time steps :math:`T`:
 
 with batch :math:`B`, neurons :math:`N`, :math:`b` bytes per element and :math:`k` tensors of
 shape ``[B, N]`` saved per step. The ``'torch'`` backend (the step run :math:`T` times through
-autograd) saves :math:`k = 3` for a LIF neuron (the surrogate's input :math:`H_t - V_{th}`,
-:math:`H_t` and :math:`1 - S_t` of the reset); the ``'fused'`` backend saves only :math:`H_t`,
+autograd) saves :math:`k = 3` for a LIF neuron with a hard reset (the surrogate's input
+:math:`H_t - V_{th}`, and :math:`H_t` and :math:`1 - S_t` of the reset), 2 with
+``detach_reset=True`` and 1 with a soft reset; the ``'fused'`` backend saves only :math:`H_t`,
 :math:`k = 1`. :func:`saved_for_backward` counts these bytes exactly with a
 ``torch.autograd.graph.saved_tensors_hooks`` pack hook: every storage once, independent of the
 allocator and of other processes (unlike the resident size of the process).

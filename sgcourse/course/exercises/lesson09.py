@@ -77,8 +77,8 @@ def check_saved_bytes(fn: object) -> str:
             continue
         raise ExerciseError(f"{label} returned {got:g}, but the layer saves {measured} bytes: "
                             f"{_hint(got, backend, t, b, n, element_size)}")
-    return ("Correct: the 'torch' backend keeps 3 tensors of shape [B, N] per time step, "
-            "'fused' only H[t]: 3·T·B·N·b against T·B·N·b bytes, both linear in T.")
+    return ("Correct: with a hard reset the 'torch' backend keeps 3 tensors of shape [B, N] per "
+            "step, 'fused' only H[t]: 3·T·B·N·b against T·B·N·b bytes, both linear in T.")
 
 
 def _hint(got: float, backend: str, t: int, b: int, n: int, element_size: int) -> str:
