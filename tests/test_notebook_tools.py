@@ -104,3 +104,25 @@ def test_command_line_reports_failures(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "FAILED" in result.stderr and "boom" in result.stderr
     assert path.read_bytes() == before, "a notebook that failed to run must not be rewritten"
+
+
+def test_a_saved_progress_bar_shows_its_final_state_as_text(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook(cells=[
+        new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(7), desc='steps'):\n"
+                      "    pass"),
+        new_code_cell("print('done')")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path = write_notebook(notebook, tmp_path / "bar.ipynb")
+    notebook_tools.embed_widget_state(path)
+    saved = nbformat.read(str(path), as_version=4)
+    [bar] = saved.cells[0].outputs
+    assert WIDGET_VIEW_MIME in bar["data"]
+    text = bar["data"]["text/plain"]
+    assert text.startswith("steps: 100%|██████████| 7/7 ["), text
+    assert saved.cells[1].outputs[0]["text"] == "done\n"
+    # Without the rewrite the text is the bar at creation, 0/7: only bars are touched.
+    bar["data"]["text/plain"] = "steps:   0%|          | 0/7 [00:00<?, ?it/s]"
+    assert notebook_tools.finish_progress_bars(saved) == 1
+    assert bar["data"]["text/plain"] == text
+    assert notebook_tools.finish_progress_bars(saved) == 0

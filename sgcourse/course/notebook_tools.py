@@ -14,6 +14,7 @@ Command line: ``python -m sgcourse embed-widget-state lessons/02_surrogate_gradi
 
 from __future__ import annotations
 
+import html
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -27,6 +28,7 @@ __all__ = [
     "displayed_model_ids",
     "embed_widget_state",
     "execute_with_widget_state",
+    "finish_progress_bars",
     "main_embed",
     "prune_widget_state",
 ]
@@ -90,10 +92,64 @@ def prune_widget_state(notebook: nbformat.NotebookNode) -> int:
     return dropped
 
 
+def _progress_text(state: dict[str, dict], model_id: str) -> str | None:
+    """tqdm's one-line text for the notebook bar ``model_id`` in its saved final state, or None.
+
+    ``tqdm.notebook`` draws a bar as an ``HBox(HTML prefix, FloatProgress, HTML suffix)``; the
+    text is ``prefix|bar|suffix`` with a bar of 10 cells, ``int(10·value/max)`` of them filled.
+    """
+    box = state.get(model_id, {})
+    children = box.get("state", {}).get("children", []) if box.get("model_name") == "HBoxModel" \
+        else []
+    ids = [child[len(_MODEL_PREFIX):] for child in children
+           if isinstance(child, str) and child.startswith(_MODEL_PREFIX)]
+    models = [state.get(child, {}) for child in ids]
+    if len(ids) != 3 or len(children) != 3 or [m.get("model_name") for m in models] != [
+            "HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    prefix, bar, suffix = (m.get("state", {}) for m in models)
+    value, maximum = bar.get("value"), bar.get("max")
+    if not isinstance(value, int | float) or not isinstance(maximum, int | float):
+        return None
+    filled = min(10, max(0, int(10 * value / maximum))) if maximum > 0 else 0
+
+    def text(html_value: object) -> str:
+        return html.unescape(str(html_value or "")).replace("\u2007", " ")
+
+    return f"{text(prefix.get('value'))}|{'█' * filled}{' ' * (10 - filled)}|" \
+           f"{text(suffix.get('value'))}"
+
+
+def finish_progress_bars(notebook: nbformat.NotebookNode) -> int:
+    """Give each saved tqdm notebook bar the text of its final state; return how many changed.
+
+    A ``tqdm.auto`` bar is displayed when it is created, so the plain-text form of its output
+    (what a static view without widget support shows) stays at ``0/132``; the saved widget state
+    holds the final values. The text is rebuilt from them, e.g. ``training steps: 100%|██████████|
+    132/132 [00:01<00:00, 110.49it/s]``. Other outputs are left alone.
+    """
+    state = notebook.metadata.get("widgets", {}).get(WIDGET_STATE_MIME, {}).get("state", {})
+    changed = 0
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            view = data.get(WIDGET_VIEW_MIME)
+            if isinstance(view, str):
+                view = json.loads(view)
+            if not isinstance(view, dict) or "model_id" not in view:
+                continue
+            final = _progress_text(state, str(view["model_id"]))
+            if final is not None and data.get("text/plain") != final:
+                data["text/plain"] = final
+                changed += 1
+    return changed
+
+
 def execute_with_widget_state(notebook: nbformat.NotebookNode, *, cwd: Path,
                               timeout: float = 600.0,
                               kernel_name: str = "python3") -> nbformat.NotebookNode:
-    """Execute ``notebook`` in ``cwd`` (in place) and store the state of its displayed widgets."""
+    """Execute ``notebook`` in ``cwd`` (in place) and store the state of its displayed widgets
+    (tqdm bars also get the text of their final state, :func:`finish_progress_bars`)."""
     from nbclient import NotebookClient
 
     notebook.metadata.pop("widgets", None)  # never keep the state of an older execution
@@ -101,6 +157,7 @@ def execute_with_widget_state(notebook: nbformat.NotebookNode, *, cwd: Path,
                             resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
     client.execute()
     prune_widget_state(notebook)
+    finish_progress_bars(notebook)
     return notebook
 
 
