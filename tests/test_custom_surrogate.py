@@ -159,3 +159,19 @@ def test_measured_gradient_and_its_figure() -> None:
     with pytest.raises(ValueError, match="non-empty"):
         cs.plot_measured_derivative({}, x, x, "t")
     plt.close("all")
+
+
+def test_triangle_declaration_source_is_the_code_that_declares_it() -> None:
+    from sgcourse._checks import POSITIVE
+    from sgcourse.surrogate import HyperParameter, SurrogateSpec
+
+    source = cs.triangle_declaration_source()
+    assert source.startswith("def triangle_primitive(") and source.rstrip().endswith(")")
+    namespace = {"torch": torch, "SurrogateSpec": SurrogateSpec,
+                 "HyperParameter": HyperParameter, "POSITIVE": POSITIVE}
+    exec(source, namespace)   # the printed text runs and declares the same surrogate
+    declared = namespace["TRIANGLE"]
+    x = torch.linspace(-3, 3, 61, dtype=torch.float64)
+    assert (declared.name, declared.class_name) == (cs.TRIANGLE.name, cs.TRIANGLE.class_name)
+    assert torch.equal(declared.derivative(x, 0.5), cs.TRIANGLE.derivative(x, 0.5))
+    assert torch.equal(declared.primitive(x, 0.5), cs.TRIANGLE.primitive(x, 0.5))

@@ -76,6 +76,12 @@ def _detach_trick(x, width=1.0):
     return (x >= 0).to(x.dtype) + (sigma - sigma.detach())
 
 
+def _detach_trick_left_to_right(x, width=1.0):
+    z = torch.clamp(x, -width, width)
+    sigma = 0.5 + z / width - z * z.abs() / (2 * width**2)
+    return (x >= 0).to(x.dtype) + sigma - sigma.detach()   # (Θ + σ) − σ: rounded
+
+
 def _library(x, width=1.0):
     return surrogate.PiecewiseQuadratic(alpha=1 / width)(x)
 
@@ -109,6 +115,7 @@ def test_accepts_the_notebook_solution() -> None:
     (_function_answer(THETA, lambda g, x, w: g * torch.clamp(w - w * w * x.abs(), min=0)),
      "alpha = 1/w"),
     (_function_answer(THETA, lambda g, x, w: -g * _triangle(x, w)), "sign"),
+    (_detach_trick_left_to_right, "theta + (sigma - sigma.detach())"),
     (lambda x, width=1.0: (x >= 0).to(x.dtype), "no grad_fn"),
     (lambda x, width=1.0: x >= 0, "dtype torch.bool"),
     (lambda x, width=1.0: x.sum(), "shape"),
@@ -147,3 +154,9 @@ def test_stub_and_non_callable() -> None:
 def test_a_crash_while_formatting_is_impossible_for_odd_values() -> None:
     with pytest.raises(ExerciseError, match=r"must return a torch\.Tensor"):
         lesson04.check_triangle_spike(lambda x, width=1.0: object())
+
+
+def test_a_rounding_error_in_the_forward_pass_is_shown_at_full_precision() -> None:
+    with pytest.raises(ExerciseError) as error:
+        lesson04.check_triangle_spike(_detach_trick_left_to_right)
+    assert re.search(r"returned \[[^]]*0\.9999999", str(error.value))   # not rounded to "1"

@@ -78,3 +78,15 @@ def test_stub_and_non_callable() -> None:
         lesson05.check_if_rate(stub)
     with pytest.raises(ExerciseError, match="pass your function itself"):
         lesson05.check_if_rate(0.25)
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    (lambda x, th: 1 / math.ceil(th / x) if 0 < x < th else 0.5,
+     "fires 1 spike per step (at every step)"),
+    (lambda x, th: 1 / math.ceil(th / x) if x > 0 else 1.0, "never fires (0 spikes per step)"),
+    (lambda x, th: 1 / math.floor(th / x) if x > 0 else 0.0,
+     "fires 0.25 spikes per step (one spike every 4 steps)"),
+])
+def test_the_measured_rate_is_described_in_plain_words(answer: Callable, words: str) -> None:
+    with pytest.raises(ExerciseError, match=re.escape(words)):
+        lesson05.check_if_rate(answer)

@@ -148,15 +148,41 @@ def test_figures_have_labelled_axes_and_a_legend_entry_per_line() -> None:
     ax = fig.axes[0]
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["LIF", "parametric LIF (same as above)", "IF"]
+    assert labels == ["LIF", "parametric LIF (same as above)", "IF",
+                      "rheobase (dotted, in the\ncurve's colour)"]
+    dotted = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert [line.get_xdata()[0] for line in dotted if len(line.get_xdata())] == [1.0]
     dashed = [line for line in ax.get_lines() if line.get_label().startswith("parametric")]
     assert [line.get_linestyle() for line in dashed] == ["--"]
     run = zoo.simulate(zoo.make_neuron("qif"), [0.3], 20)
     fig2 = zoo.plot_traces({"QIF": (np.arange(20), run.v[:, 0].numpy())}, 1.0, "QIF")
     assert [t.get_text() for t in fig2.axes[0].get_legend().get_texts()] == ["QIF", "$V_{th}$"]
+    fired = run.spikes[:, 0].numpy()
+    assert fired.sum() >= 1
+    fig2b = zoo.plot_traces({"QIF": (np.arange(20), run.v[:, 0].numpy())}, 1.0, "QIF",
+                            spikes={"QIF": fired})
+    legend = [t.get_text() for t in fig2b.axes[0].get_legend().get_texts()]
+    assert legend == ["QIF", "QIF: spike $S[t] = 1$", "$V_{th}$"]
+    markers = next(line for line in fig2b.axes[0].get_lines() if line.get_marker() == "v")
+    assert markers.get_xdata().tolist() == np.flatnonzero(fired).tolist()
+    assert set(markers.get_ydata().tolist()) == {1.0}
     fig3 = zoo.plot_izhikevich_runs({"fast spiking": zoo.izhikevich_run("fast spiking")})
     assert fig3.axes[0].get_ylabel() == "$v$ (mV)" and fig3.axes[0].get_legend() is not None
     for bad in ({}, None):
         with pytest.raises(ValueError):
             zoo.plot_fi_curves(x, bad)
     plt.close("all")
+
+
+def test_burst_sizes_count_spikes_closer_than_the_gap() -> None:
+    run = zoo.IzhikevichRun(np.arange(4.0), np.zeros(4), np.zeros(4),
+                            np.array([0.0, 3.0, 5.0, 40.0, 90.0, 92.0]))
+    assert run.burst_sizes() == [3, 1, 2]
+    assert run.burst_sizes(max_isi_ms=2.5) == [1, 2, 1, 2]
+    assert run.burst_sizes(max_isi_ms=100.0) == [6]
+    empty = zoo.IzhikevichRun(np.arange(4.0), np.zeros(4), np.zeros(4), np.array([]))
+    assert empty.burst_sizes() == []
+    with pytest.raises(ValueError, match="max_isi_ms"):
+        run.burst_sizes(max_isi_ms=0.0)
+    chattering = zoo.izhikevich_run("chattering").burst_sizes()
+    assert len(chattering) >= 5 and min(chattering[1:]) >= 3     # burst after burst

@@ -25,7 +25,9 @@ declaration:
 
 from __future__ import annotations
 
+import inspect
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +38,8 @@ from sgcourse._checks import POSITIVE, check_real
 from sgcourse.surrogate import HyperParameter, SurrogateSpec
 
 __all__ = ["TRIANGLE", "ArcTanSpike", "ArcTanSurrogate", "arctan_derivative",
-           "arctan_primitive", "measured_gradient", "plot_measured_derivative", "smooth_twin"]
+           "arctan_primitive", "measured_gradient", "plot_measured_derivative", "smooth_twin",
+           "triangle_declaration_source", "triangle_derivative", "triangle_primitive"]
 
 
 def arctan_primitive(x: torch.Tensor, alpha: float = 2.0) -> torch.Tensor:
@@ -123,12 +126,14 @@ def smooth_twin(primitive: Callable[..., torch.Tensor], derivative: Callable[...
         "backward": staticmethod(backward), "__module__": __name__})
 
 
-def _triangle_primitive(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+def triangle_primitive(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+    """σ(x) = 0 for x < −w, 1/2 + x/w − x|x|/(2w²) for |x| ≤ w, 1 for x > w: the integral of σ′."""
     z = torch.clamp(x, -width, width)      # σ is flat (0 or 1) outside the support
     return 0.5 + z / width - z * z.abs() / (2 * width * width)
 
 
-def _triangle_derivative(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+def triangle_derivative(x: torch.Tensor, width: float | torch.Tensor) -> torch.Tensor:
+    """σ′(x) = max(0, 1 − |x|/w) / w: a triangle of half-width w and peak 1/w."""
     return torch.clamp(1 - x.abs() / width, min=0) / width
 
 
@@ -137,8 +142,8 @@ TRIANGLE = SurrogateSpec(
     class_name="Triangle",
     hparams=(HyperParameter("width", 1.0, POSITIVE,
                             "half-width of the triangular σ′; its peak is 1/width"),),
-    primitive=_triangle_primitive,
-    derivative=_triangle_derivative,
+    primitive=triangle_primitive,      # called as primitive(x, width): x, then the
+    derivative=triangle_derivative,    # hyper-parameters in the order of hparams
     primitive_tex=(r"\begin{cases} 0, & x < -w \\ \tfrac12 + \tfrac{x}{w} - \tfrac{x|x|}{2w^2}, "
                    r"& |x| \le w \\ 1, & x > w \end{cases}"),
     derivative_tex=r"\tfrac{1}{w}\max\bigl(0,\ 1 - \tfrac{|x|}{w}\bigr)",
@@ -146,6 +151,14 @@ TRIANGLE = SurrogateSpec(
              "half-width w and peak 1/w; PiecewiseQuadratic with alpha = 1/w."),
 )
 """The triangle surrogate's declaration, for :func:`sgcourse.surrogate.register`."""
+
+
+def triangle_declaration_source() -> str:
+    """The code that declares the triangle: σ, σ′ and :data:`TRIANGLE`, as written here."""
+    text = inspect.getsource(sys.modules[__name__])
+    start = text.index("def triangle_primitive(")
+    end = text.index("\n)\n", text.index("TRIANGLE = SurrogateSpec(")) + len("\n)\n")
+    return text[start:end]
 
 
 def measured_gradient(spike: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor

@@ -272,6 +272,18 @@ class IzhikevichRun:
         """Inter-spike intervals in ms."""
         return np.diff(self.spike_times_ms)
 
+    def burst_sizes(self, max_isi_ms: float = 10.0) -> list[int]:
+        """Spikes per burst, in order: a burst is a run of spikes less than ``max_isi_ms`` apart.
+
+        A lone spike counts as a burst of 1; no spikes give ``[]``.
+        """
+        max_isi_ms = check_real("max_isi_ms", max_isi_ms, POSITIVE)
+        if len(self.spike_times_ms) == 0:
+            return []
+        breaks = np.flatnonzero(self.isi_ms >= max_isi_ms)    # a burst ends before each break
+        edges = np.concatenate(([-1], breaks, [len(self.spike_times_ms) - 1]))
+        return np.diff(edges).astype(int).tolist()
+
 
 def izhikevich_run(regime: str | tuple[float, float, float, float], current: float = 10.0,
                    duration_ms: float = 600.0, onset_ms: float = 50.0, dt: float = 0.5
@@ -334,6 +346,9 @@ def plot_fi_curves(x_values: object, curves: dict[str, torch.Tensor],
         drawn.append(y)
         if rheobases and label in rheobases:
             ax.axvline(rheobases[label], color=line.get_color(), linestyle=":", linewidth=1.2)
+    if rheobases and any(label in rheobases for label in curves):
+        ax.plot([], [], color="gray", linestyle=":", linewidth=1.2,   # one entry for all of them
+                label="rheobase (dotted, in the\ncurve's colour)")
     ax.set_xlabel("constant input $X$ (per step)")
     ax.set_ylabel("firing rate (spikes per step)")
     ax.set_title("f–I curves: each neuron is silent below its rheobase (dotted), then fires "
@@ -345,21 +360,31 @@ def plot_fi_curves(x_values: object, curves: dict[str, torch.Tensor],
 
 
 def plot_traces(traces: dict[str, tuple[np.ndarray, np.ndarray]], v_threshold: float,
-                title: str) -> Any:
-    """Membrane potentials ``V[t]`` against time, one line per label, and the threshold."""
+                title: str, spikes: dict[str, np.ndarray] | None = None) -> Any:
+    """Membrane potentials ``V[t]`` against time, one line per label, and the threshold.
+
+    ``V[t]`` is the potential after the reset, so a spike step shows the reset value, not a
+    crossing: ``spikes`` (same labels, ``S[t]`` as 0/1 arrays, optional) marks each spike with a
+    triangle on the threshold line in the trace's colour.
+    """
     import matplotlib.pyplot as plt
 
     if not isinstance(traces, dict) or not traces:
         raise ValueError("traces must be a non-empty dict {label: (t, v)}")
-    fig, ax = plt.subplots(figsize=(7.4, 3.8))
+    v_threshold = check_real("v_threshold", v_threshold)
+    fig, ax = plt.subplots(figsize=(9.0, 3.8))
     for label, (t, v) in traces.items():
-        ax.plot(t, v, marker=".", markersize=4, linewidth=1.2, label=label)
-    ax.axhline(check_real("v_threshold", v_threshold), color="tab:red", linestyle=":",
-               label="$V_{th}$")
+        line, = ax.plot(t, v, marker=".", markersize=4, linewidth=1.2, label=label)
+        if spikes is not None and label in spikes:
+            fired = np.asarray(spikes[label]) > 0
+            ax.plot(np.asarray(t)[fired], np.full(int(fired.sum()), v_threshold),
+                    linestyle="none", marker="v", markersize=7, color=line.get_color(),
+                    label=f"{label}: spike $S[t] = 1$")
+    ax.axhline(v_threshold, color="tab:red", linestyle=":", label="$V_{th}$")
     ax.set_xlabel("time step $t$")
-    ax.set_ylabel("membrane potential $V[t]$")
+    ax.set_ylabel("membrane potential $V[t]$ (after the reset)")
     ax.set_title(title, fontsize="medium")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -376,7 +401,7 @@ def plot_izhikevich_runs(runs: dict[str, IzhikevichRun]) -> Any:
     for ax, (label, run) in zip(axes[:, 0], runs.items(), strict=True):
         ax.plot(run.t_ms, run.v_mv, color="tab:blue", linewidth=1.0, label="$v$ (mV)")
         ax.plot(run.t_ms, run.current * 3 - 95, color="tab:green", linewidth=1.0,
-                label="input current (scaled)")
+                label="current $I$, drawn as $3I - 95$\n(0 at −95 mV, 10 at −65 mV)")
         isi = run.isi_ms
         ax.set_title(f"{label}: {len(run.spike_times_ms)} spikes, inter-spike intervals "
                      f"{isi.min():.1f}–{isi.max():.1f} ms", fontsize="small")

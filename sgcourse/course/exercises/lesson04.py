@@ -14,7 +14,8 @@ a triangle of half-width :math:`w` and peak :math:`1/w` (1 at the default :math:
 reference is the library's :class:`sgcourse.surrogate.PiecewiseQuadratic` with
 :math:`\alpha = 1/w`, whose σ′ is :math:`\max(0, \alpha - \alpha^2|x|)`, the same triangle.
 Every correct form passes: an ``autograd.Function`` (with or without ``setup_context``), the
-"detach trick" :math:`\Theta(x) + \sigma(x) - \mathrm{sg}(\sigma(x))`, or the library itself.
+"detach trick" :math:`\Theta(x) + (\sigma(x) - \mathrm{sg}(\sigma(x)))` (brackets first: left to
+right, :math:`(\Theta + \sigma) - \sigma` is off by a rounding error), or the library itself.
 """
 
 from __future__ import annotations
@@ -49,8 +50,9 @@ def _reference(x: torch.Tensor, width: float) -> tuple[torch.Tensor, torch.Tenso
     return surrogate.heaviside(x64), reference.derivative(x64)
 
 
-def _show(values: torch.Tensor) -> str:
-    return "[" + ", ".join(f"{v:.3g}" for v in values.tolist()) + "]"
+def _show(values: torch.Tensor, digits: int = 3) -> str:
+    """``values`` as a short list; ``digits=9`` shows a float32 rounding error (0.99999994)."""
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in values.tolist()) + "]"
 
 
 def check_triangle_spike(fn: object) -> str:
@@ -81,7 +83,7 @@ def check_triangle_spike(fn: object) -> str:
         want_out, want_derivative = _reference(x, width)
         got_out = out.detach().double()
         if not torch.equal(got_out, want_out):
-            raise ExerciseError(f"{label} returned {_show(got_out)} for x = {_show(x.detach())};"
+            raise ExerciseError(f"{label} returned {_show(got_out, 9)} for x = {_show(x.detach())};"
                                 f" expected Θ(x) = {_show(want_out)}: "
                                 f"{_forward_hint(got_out, x.detach().double(), width)}")
         if out.grad_fn is None:
@@ -115,6 +117,7 @@ def _forward_hint(got: torch.Tensor, x: torch.Tensor, width: float) -> str:
     """Name the likely mistake behind a wrong forward value."""
     primitive = surrogate.PiecewiseQuadratic(alpha=1.0 / width, spiking=False)(x)
     derivative = surrogate.PiecewiseQuadratic(alpha=1.0 / width).derivative(x)
+    heaviside = surrogate.heaviside(x).to(got.dtype)
     if torch.allclose(got, primitive, rtol=0, atol=1e-5):
         return ("that is the smooth σ(x). The spiking forward pass returns the step Θ(x) "
                 "(all-or-none spikes); σ only shapes the backward pass through σ′.")
@@ -124,6 +127,11 @@ def _forward_hint(got: torch.Tensor, x: torch.Tensor, width: float) -> str:
         return ("at x = 0 the library's convention is Θ(0) = 1 (a neuron exactly at threshold "
                 "fires): use x >= 0 instead of x > 0.")
     if not torch.all((got == 0) | (got == 1)):
+        if torch.allclose(got, heaviside, rtol=0, atol=1e-5):
+            return ("not exactly 0 and 1, off by a rounding error. Python adds left to right: "
+                    "theta + sigma - sigma.detach() is (theta + sigma) - sigma, and theta + sigma "
+                    "is rounded. Subtract first: theta + (sigma - sigma.detach()) adds an exact "
+                    "0 and keeps the gradient of sigma.")
         return "spikes are all-or-none: every entry must be exactly 0.0 or 1.0."
     return "the forward pass is Θ(x) = 1 where x >= 0, else 0."
 

@@ -84,12 +84,20 @@ def check_if_rate(fn: object) -> str:
         expected = _simulated_rate(x, v_threshold)
         if math.isfinite(got) and abs(got - expected) <= _TOLERANCE:
             continue
-        raise ExerciseError(f"{label} returned {got:.6g}; the IF neuron fires "
-                            f"{expected:.6g} spikes per step"
-                            f"{'' if expected == 0 else f' (every {round(1 / expected)} steps)'}:"
-                            f" {_hint(got, x, v_threshold)}")
+        raise ExerciseError(f"{label} returned {got:.6g}; the IF neuron "
+                            f"{_describe_rate(expected)}: {_hint(got, x, v_threshold)}")
     return ("Correct: an IF neuron with constant input X > 0 fires every ceil(V_th / X) steps, "
             "rate 1 / ceil(V_th / X), and never for X <= 0.")
+
+
+def _describe_rate(rate: float) -> str:
+    """The measured rate in words: 'never fires', 'fires 1 spike per step (at every step)', ..."""
+    if rate == 0:
+        return "never fires (0 spikes per step)"
+    period = round(1 / rate)
+    if period == 1:
+        return "fires 1 spike per step (at every step)"
+    return f"fires {rate:.6g} spikes per step (one spike every {period} steps)"
 
 
 def _hint(got: float, x: float, v_threshold: float) -> str:
