@@ -55,6 +55,7 @@ def test_the_notebook_solutions_pass() -> None:
     (lambda s: s.sum(dim=(0, 1)) == 0, "one number"),
     (lambda s: "0.3", "must return a number"),
     (lambda s: True, "got a bool"),
+    (lambda s: (s.sum(dim=(0, 1)) == 0).mean(), "convert it to float first"),
     (stub, "NotImplementedError"),
     ("silent_fraction", "pass your function itself"),
 ])
@@ -81,6 +82,9 @@ def test_check_rate_penalty_accepts_correct_answers(answer: Callable) -> None:
 
 @pytest.mark.parametrize(("answer", "hint"), [
     (lambda s, t: ((t - s.mean(dim=(0, 1))) ** 2).mean(), "MORE than the target"),
+    (lambda s, t: torch.relu(s.mean(dim=(0, 1)) - t).pow(2).mean(), "sign is inverted"),
+    (lambda s, t: torch.relu(t - s.mean()).pow(2), "one rate for the whole layer"),
+    (lambda s, t: torch.relu(t - s.mean()).pow(2).mean(), "one rate for the whole layer"),
     (lambda s, t: torch.relu(t - s).pow(2).mean(), "rate is per neuron"),
     (lambda s, t: torch.relu(t - s.mean(dim=(0, 1))).mean(), "square the shortfall"),
     (lambda s, t: torch.relu(t - s.mean(dim=(0, 1))).pow(2).sum(), "not a sum"),

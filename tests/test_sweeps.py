@@ -39,6 +39,22 @@ def test_steepness_sets_the_width() -> None:
     assert slopes[0] > slopes[1] > slopes[2]
 
 
+def test_cutoff_removes_the_tails_only() -> None:
+    x = torch.linspace(-0.5, 0.5, 101, dtype=torch.float64).requires_grad_(True)
+    full, cut = SteepenedSurrogate("super_spike", 10.0), SteepenedSurrogate("super_spike", 10.0,
+                                                                            cutoff=1.0)
+    inside = (10.0 * x.detach()).abs() <= 1.0
+    assert torch.equal(cut.derivative(x.detach())[inside], full.derivative(x.detach())[inside])
+    assert torch.all(cut.derivative(x.detach())[~inside] == 0) and bool((~inside).any())
+    assert torch.all(full.derivative(x.detach())[~inside] > 0)
+    (grad,) = torch.autograd.grad(cut(x).sum(), x)
+    assert torch.equal(grad, cut.derivative(x.detach()))
+    assert torch.equal(cut(x).detach(), full(x).detach())            # same spikes forward
+    assert "cutoff=1" in repr(cut) and "cutoff" not in repr(full)
+    with pytest.raises(ValueError, match="cutoff"):
+        SteepenedSurrogate("atan", 1.0, cutoff=0.0)
+
+
 def test_steepened_surrogate_in_a_neuron_keeps_dtype_and_arguments_are_checked() -> None:
     x = torch.randn(8, dtype=torch.float32, requires_grad=True)
     SteepenedSurrogate("sigmoid", 2.0)(x).sum().backward()
@@ -144,6 +160,12 @@ def test_rate_penalty_training_revives_silent_neurons() -> None:
                                                  batch_size=12)
         results[weight] = (start, history)
     assert results[0.0][0] == results[100.0][0] > 0.9
+    steps = 6 * math.ceil(36 / 12)
+    for _, history in results.values():                       # one rate per mini-batch
+        assert len(history.batch_rate) == steps
+        assert all(0.0 <= r <= 1.0 for r in history.batch_rate)
+    assert results[0.0][1].batch_rate[0] < 0.05                # it starts (nearly) silent ...
+    assert max(results[100.0][1].batch_rate) > 0.1             # ... the penalty makes it fire
     assert results[100.0][1].silent[-1] < results[0.0][1].silent[-1] - 0.3
     assert results[100.0][1].penalty[0] > 0 and len(results[0.0][1].test_accuracy) == 6
 
@@ -177,4 +199,12 @@ def test_plots_have_labels() -> None:
     fig2 = sweeps.plot_steepened_shapes(["sigmoid", "atan"], [1.0, 3.0])
     assert all(a.get_xlabel() for a in fig2.axes) and fig2.axes[0].get_ylabel()
     assert len(fig2.axes[1].get_legend().get_texts()) == 2
+    history = sweeps.RegularisedHistory(batch_rate=[0.1, 0.05, 0.0])
+    fig3 = sweeps.plot_training_rates({"a": history, "b": history}, "rates")
+    ax3 = fig3.axes[0]
+    assert ax3.get_xlabel() and ax3.get_ylabel() and ax3.get_title() == "rates"
+    assert [t.get_text() for t in ax3.get_legend().get_texts()] == ["a", "b"]
+    assert list(ax3.lines[0].get_ydata()) == [0.1, 0.05, 0.0]
+    with pytest.raises(ValueError, match="histories"):
+        sweeps.plot_training_rates({}, "none")
     plt.close("all")

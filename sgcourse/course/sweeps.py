@@ -35,7 +35,7 @@ added to the loss as :math:`L + \lambda R` by :func:`train_with_rate_penalty` (Z
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ __all__ = [
     "SweepResult",
     "plot_accuracy_grid",
     "plot_steepened_shapes",
+    "plot_training_rates",
     "rate_penalty",
     "silent_fraction",
     "sweep",
@@ -60,24 +61,28 @@ __all__ = [
 ]
 
 class _SteepenedSpike(torch.autograd.Function):
-    """Θ(x) forward; ``c · σ'(k x)`` backward, with σ′ from a surrogate module."""
+    """Θ(x) forward; ``slope_fn(x)`` backward (a :meth:`SteepenedSurrogate.derivative`)."""
 
     @staticmethod
-    def forward(x: torch.Tensor, base: Any, steepness: float, scale: float) -> torch.Tensor:
+    def forward(x: torch.Tensor, slope_fn: Any) -> torch.Tensor:
         return surrogate.heaviside(x)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
-        x, ctx.base, ctx.steepness, ctx.scale = inputs
+        x, ctx.slope_fn = inputs
         ctx.save_for_backward(x)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         (x,) = ctx.saved_tensors
         if not ctx.needs_input_grad[0]:
-            return None, None, None, None
-        slope = ctx.base.derivative(ctx.steepness * x) * ctx.scale
-        return grad_output * slope.to(grad_output.dtype), None, None, None
+            return None, None
+        return grad_output * ctx.slope_fn(x).to(grad_output.dtype), None
+
+
+def _cut(slope: torch.Tensor, kx: torch.Tensor, cutoff: float | None) -> torch.Tensor:
+    """``slope`` with 0 where :math:`|kx| > ` ``cutoff`` (unchanged for ``cutoff=None``)."""
+    return slope if cutoff is None else torch.where(kx.abs() > cutoff, 0.0, slope)
 
 
 class SteepenedSurrogate(nn.Module):
@@ -88,17 +93,24 @@ class SteepenedSurrogate(nn.Module):
     :math:`\propto 1/k`. ``SteepenedSurrogate('sigmoid', k)`` equals ``Sigmoid(alpha=4k)``
     divided by :math:`k` in the backward pass.
 
+    With ``cutoff`` :math:`a`, the slope is set to 0 where :math:`|kx| > a`: the shape's tails
+    are removed and only the bump within :math:`a/k` of threshold is kept (a control for what
+    the tails contribute).
+
     Args:
         shape: a surrogate name (``surrogate.available()``).
         steepness: :math:`k > 0`.
         scale: :math:`c > 0`.
+        cutoff: :math:`a > 0`, or ``None`` (default) for the whole shape.
     """
 
-    def __init__(self, shape: str, steepness: float = 1.0, scale: float = 1.0) -> None:
+    def __init__(self, shape: str, steepness: float = 1.0, scale: float = 1.0,
+                 cutoff: float | None = None) -> None:
         super().__init__()
         self.base = surrogate.get(shape)
         self.steepness = check_real("steepness", steepness, POSITIVE)
         self.scale = check_real("scale", scale, POSITIVE)
+        self.cutoff = None if cutoff is None else check_real("cutoff", cutoff, POSITIVE)
 
     @property
     def shape(self) -> str:
@@ -106,15 +118,17 @@ class SteepenedSurrogate(nn.Module):
         return self.base.spec.name
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
-        r""":math:`c\,\sigma'(k x)`, the slope the backward pass uses."""
-        return self.scale * self.base.derivative(self.steepness * x)
+        r""":math:`c\,\sigma'(k x)` (0 where :math:`|kx| >` ``cutoff``), the backward slope."""
+        kx = self.steepness * x
+        return _cut(self.scale * self.base.derivative(kx), kx, self.cutoff)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_floating_tensor(x, "x")
-        return _SteepenedSpike.apply(x, self.base, self.steepness, self.scale)
+        return _SteepenedSpike.apply(x, self.derivative)
 
     def extra_repr(self) -> str:
-        return f"shape={self.shape!r}, steepness={self.steepness:g}, scale={self.scale:g}"
+        cut = "" if self.cutoff is None else f", cutoff={self.cutoff:g}"
+        return f"shape={self.shape!r}, steepness={self.steepness:g}, scale={self.scale:g}{cut}"
 
 
 @dataclass
@@ -228,6 +242,24 @@ def plot_steepened_shapes(shapes: Sequence[str], steepness: Sequence[float],
     return fig
 
 
+def plot_training_rates(histories: Mapping[str, RegularisedHistory], title: str) -> Any:
+    """The hidden firing rate of each training mini-batch (``batch_rate``), one line per run."""
+    import matplotlib.pyplot as plt
+
+    if not histories:
+        raise ValueError("histories must name at least one run")
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    for label, history in histories.items():
+        ax.plot(range(1, len(history.batch_rate) + 1), history.batch_rate, label=label)
+    ax.set_xlabel("training step (mini-batch)")
+    ax.set_ylabel("hidden firing rate (spikes per neuron and step)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
 def silent_fraction(spikes: torch.Tensor) -> float:
     """The share of neurons that never fire in ``spikes`` ``[T, N, H]`` (over all T and N)."""
     check_floating_tensor(spikes, "spikes")
@@ -265,12 +297,15 @@ def _spike_readout(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
 @dataclass
 class RegularisedHistory:
     """Per epoch: mean training loss (without the penalty), mean penalty, test accuracy and the
-    silent fraction of the hidden layer on the training set."""
+    silent fraction of the hidden layer on the training set. Per mini-batch (``batch_rate``):
+    the hidden layer's mean firing rate on that mini-batch (spikes per neuron and step), measured
+    in the forward pass just before the update."""
 
     loss: list[float] = field(default_factory=list)
     penalty: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     silent: list[float] = field(default_factory=list)
+    batch_rate: list[float] = field(default_factory=list)
 
 
 def train_with_rate_penalty(model: SequenceClassifier | DigitsSNN, data: tuple[torch.Tensor, ...],
@@ -311,6 +346,7 @@ def train_with_rate_penalty(model: SequenceClassifier | DigitsSNN, data: tuple[t
             optimizer.step()
             total_loss += loss.item() * len(index)
             total_penalty += penalty.item() * len(index)
+            history.batch_rate.append(float(spikes.detach().mean()))
         model.eval()
         history.loss.append(total_loss / len(order))
         history.penalty.append(total_penalty / len(order))

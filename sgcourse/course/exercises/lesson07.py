@@ -62,12 +62,13 @@ def check_silent_fraction(fn: object) -> str:
     """Check ``fn(spikes)``: the share of neurons that never fire, over all steps and samples.
 
     Hints for the usual mistakes: the share of zero *entries* instead of silent *neurons*, a
-    count instead of a share, the share of *active* neurons, silence judged per sample.
+    count instead of a share, the share of *active* neurons, silence judged per sample, the mean
+    of a bool tensor (convert to float first).
     """
     fn = require_callable(fn, "check_silent_fraction", "silent_fraction")
     for spikes in _spike_cases():
         label = f"silent_fraction(spikes of shape {tuple(spikes.shape)})"
-        got = _as_number(call_learner(fn, label, spikes.clone()), label)
+        got = _as_number(_call_with_dtype_hint(fn, label, spikes.clone()), label)
         expected = _reference_silent(spikes)
         if abs(got - expected) <= 1e-6:
             continue
@@ -75,6 +76,20 @@ def check_silent_fraction(fn: object) -> str:
                             f"{_silent_hint(got, spikes)}")
     return ("Correct: a neuron is silent when its spike count over all steps and samples is 0; "
             "the fraction is the share of such neurons.")
+
+
+def _call_with_dtype_hint(fn: object, label: str, *args: object) -> object:
+    """:func:`call_learner`, adding a hint when the learner took the mean of a bool tensor
+    (``(counts == 0).mean()``: PyTorch cannot average booleans)."""
+    try:
+        return call_learner(fn, label, *args)
+    except ExerciseError as error:
+        cause = error.__cause__
+        if isinstance(cause, RuntimeError) and "Bool" in str(cause):
+            raise ExerciseError(f"{error} — hint: a comparison (==, <, >) gives a bool tensor, "
+                                f"which torch cannot average; convert it to float first, e.g. "
+                                f"(counts == 0).float().mean().") from cause
+        raise
 
 
 def _silent_hint(got: float, spikes: torch.Tensor) -> str:
@@ -105,7 +120,8 @@ def check_rate_penalty(fn: object) -> str:
     r"""Check ``fn(spikes, target)`` against :math:`\frac1H\sum_i \max(0, \nu_t - \nu_i)^2`.
 
     The value must agree (tolerance 1e-6 relative to the largest term) and the gradient with
-    respect to ``spikes`` must reach them. Hints: no ``max(0, ·)`` (neurons above the target
+    respect to ``spikes`` must reach them. Hints: the sign inverted (``rates − target``), one
+    population rate instead of one per neuron, no ``max(0, ·)`` (neurons above the target
     penalised too), rates per entry instead of per neuron, not squared, a sum instead of a mean,
     the result detached from the graph.
     """
@@ -113,7 +129,7 @@ def check_rate_penalty(fn: object) -> str:
     for spikes, target in zip(_spike_cases(), (0.1, 0.15, 0.3), strict=True):
         label = f"rate_penalty(spikes of shape {tuple(spikes.shape)}, target={target})"
         x = spikes.clone().requires_grad_(True)
-        got = call_learner(fn, label, x, target)
+        got = _call_with_dtype_hint(fn, label, x, target)
         value = _as_number(got, label)
         expected = _reference_penalty(spikes, target)
         scale = max(float(expected), target ** 2 / spikes.shape[-1], 1e-12)
@@ -143,11 +159,20 @@ def _penalty_hint(got: float, spikes: torch.Tensor, target: float) -> str:
         "not_squared": float(torch.relu(target - rates).mean()),
         "sum": float(torch.relu(target - rates).pow(2).sum()),
         "counts": float(torch.relu(target - spikes.sum(dim=(0, 1))).pow(2).mean()),
+        "inverted": float(torch.relu(rates - target).pow(2).mean()),
+        "population": float(torch.relu(target - spikes.mean()).pow(2)),
     }
 
     def near(key: str) -> bool:
         return abs(got - candidates[key]) <= 1e-6 * max(abs(candidates[key]), 1e-9)
 
+    if near("inverted"):
+        return ("the sign is inverted: that penalises neurons firing ABOVE the target; the "
+                "shortfall is target − ν_i, i.e. torch.relu(target - rates).")
+    if near("population"):
+        return ("that is one rate for the whole layer (spikes.mean() over everything); the bound "
+                "is per neuron: rates = spikes.mean(dim=(0, 1)), one ν_i per neuron, then the "
+                "mean of the squared shortfalls.")
     if near("no_relu"):
         return ("neurons firing MORE than the target are penalised too: keep only the shortfall, "
                 "max(0, target − ν_i) (torch.relu or clamp(min=0)).")
