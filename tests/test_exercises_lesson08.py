@@ -78,6 +78,8 @@ def test_check_detached_step_other_mistakes() -> None:
             lambda c, v, s, w, tau, f: step(c.detach(), v, s, w, tau, f))
     with pytest.raises(ExerciseError, match="pair"):
         lesson08.check_detached_step(lambda *args: step(*args)[0])
+    with pytest.raises(ExerciseError, match=r"return \(s_next, v_next\) in that order"):
+        lesson08.check_detached_step(lambda *args: step(*args)[::-1])   # (v, s) swapped
     with pytest.raises(ExerciseError, match="NotImplementedError"):
         lesson08.check_detached_step(stub)
     with pytest.raises(ExerciseError, match="pass your function itself"):
@@ -113,7 +115,7 @@ def test_check_last_step_readout_names_the_mistake(answer: object, hint: str) ->
 
 def test_untransposed_weight_is_named() -> None:
     # the first case (H = 7, C = 3) makes the untransposed product fail with a shape error
-    with pytest.raises(ExerciseError, match="RuntimeError"):
+    with pytest.raises(ExerciseError, match=r"RuntimeError.*like nn.Linear.*@ weight\.T"):
         lesson08.check_last_step_readout(lambda s, w, b: s[-1] @ w + b)
     # where H == C it runs, and the hint names the transpose
     with pytest.raises(ExerciseError, match=r"use weight\.T"):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sgcourse import neuron, surrogate
-from sgcourse.course import temporal
+from sgcourse.course import bptt, temporal
 from sgcourse.course.temporal import RecurrentLIF
 
 
@@ -171,6 +171,22 @@ def test_factories_give_identical_weights_for_every_control() -> None:
     assert torch.equal(before, torch.random.get_rng_state())
 
 
+def test_latency_classifier_is_lesson_03s_network_with_a_memory_control() -> None:
+    images = torch.rand(5, 64, generator=torch.Generator().manual_seed(2))
+    lesson03 = bptt.make_latency_snn(hidden=64, time_steps=8, tau=2.0, seed=1)
+    full = temporal.make_latency_digits_classifier(seed=1)
+    assert torch.equal(full(images), lesson03(images))           # same layers, same weights
+    assert full.layer.recurrent_layer is None and full.readout_mode == "mean"
+    frames = full.encoder(images)
+    assert frames.shape == (8, 5, 64) and torch.equal(frames.sum(0), torch.full((5, 64), 2.0))
+    memoryless = temporal.make_latency_digits_classifier(memory="memoryless", seed=1)
+    assert memoryless.layer.memory == "memoryless"
+    state, other = full.state_dict(), memoryless.state_dict()
+    assert all(torch.equal(state[k], other[k]) for k in state)      # the control starts equal
+    with pytest.raises(ValueError, match="gain"):
+        temporal.LatencyCodeEncoder(8, gain=0.0)
+
+
 def test_spike_count_classifier_sees_the_same_input_for_every_randman_sample() -> None:
     times = torch.tensor([[0.0, 3.0, 5.0], [5.0, 1.0, 0.0]])   # two samples, 3 units, T = 6
     model = temporal.make_spike_count_classifier(3, 6, 2, seed=0)
@@ -193,6 +209,7 @@ def test_plots_have_labels(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(ax.get_legend().get_texts()) == 3
     fig2 = temporal.plot_spike_rasters({"x": torch.eye(4)}, "raster")
     assert fig2.axes[0].get_xlabel() and fig2.axes[0].get_ylabel()
+    assert fig2.axes[0].get_title() == "x" and fig2.axes[0].get_legend() is None
     plt.close("all")
     with pytest.raises(ValueError):
         temporal.plot_learning_curves({}, "t")

@@ -35,8 +35,10 @@ with :math:`V[-1] = V_{reset} = 0` and :math:`S[-1] = 0`. The charge, fire and r
 scores from the **last step only**, :math:`W_{out} S[T-1] + b_{out}` (``readout='last'``: the
 network must carry the evidence to the end), or from the average over the steps
 (``readout='mean'``, which lets a network without memory collect evidence in the read-out and
-so hides what memory adds). Two encoders: :class:`RowEncoder` shows an 8×8 digit one row per
-step, :class:`SpikeTimeEncoder` turns Randman spike times into spike trains.
+so hides what memory adds). Three encoders: :class:`RowEncoder` shows an 8×8 digit one row per
+step, :class:`SpikeTimeEncoder` turns Randman spike times into spike trains, and
+:class:`LatencyCodeEncoder` is the latency code of lesson 03 (with it,
+:func:`make_latency_digits_classifier` rebuilds lesson 03's network with the memory controls).
 :class:`SpikeCountClassifier` is the rate-code control: a linear classifier of each input's
 spike count.
 """
@@ -49,7 +51,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sgcourse import neuron
+from sgcourse import encoding, neuron
 from sgcourse._checks import POSITIVE, check_bool, check_floating_tensor, check_int, check_real
 from sgcourse.base import check_sequence
 from sgcourse.datasets import spike_times_to_dense
@@ -57,11 +59,13 @@ from sgcourse.datasets import spike_times_to_dense
 __all__ = [
     "MEMORY_MODES",
     "READOUTS",
+    "LatencyCodeEncoder",
     "RecurrentLIF",
     "RowEncoder",
     "SequenceClassifier",
     "SpikeCountClassifier",
     "SpikeTimeEncoder",
+    "make_latency_digits_classifier",
     "make_randman_classifier",
     "make_row_digits_classifier",
     "make_spike_count_classifier",
@@ -199,6 +203,24 @@ class SpikeTimeEncoder(nn.Module):
         return f"num_steps={self.num_steps}, gain={self.gain}"
 
 
+class LatencyCodeEncoder(nn.Module):
+    r"""Images ``[N, F]`` in :math:`[0, 1]` → frames ``[T, N, F]``, :math:`X[t] = g\,S_{in}[t]`:
+    the latency code of :func:`sgcourse.encoding.latency_encode` (one spike per pixel, at step
+    :math:`\mathrm{round}((T-1)(1 - x_i))`) scaled by ``gain`` :math:`g > 0`, as in lesson 03's
+    :class:`sgcourse.course.bptt.LatencySNN`."""
+
+    def __init__(self, num_steps: int, gain: float = 2.0) -> None:
+        super().__init__()
+        self.num_steps = check_int("num_steps", num_steps, 1)
+        self.gain = check_real("gain", gain, POSITIVE)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.gain * encoding.latency_encode(images, self.num_steps)
+
+    def extra_repr(self) -> str:
+        return f"num_steps={self.num_steps}, gain={self.gain}"
+
+
 class SequenceClassifier(nn.Module):
     r"""encoder → :class:`RecurrentLIF` → linear read-out of the last step (or of the mean).
 
@@ -282,7 +304,7 @@ def plot_learning_curves(curves: dict[str, Sequence[float]], title: str,
 
 def plot_spike_rasters(rasters: dict[str, torch.Tensor], title: str) -> Any:
     """One raster per entry (label → spikes ``[T, units]``), side by side: a dot where a unit
-    fires."""
+    fires. Each panel's title is its label (one kind of mark per panel, so no legend)."""
     if not isinstance(rasters, dict) or not rasters:
         raise ValueError("rasters must be a non-empty dict {label: spikes [T, units]}")
     import matplotlib.pyplot as plt
@@ -291,11 +313,10 @@ def plot_spike_rasters(rasters: dict[str, torch.Tensor], title: str) -> Any:
                              squeeze=False)
     for ax, (label, spikes) in zip(axes[0], rasters.items(), strict=True):
         steps, units = torch.nonzero(spikes.detach() > 0, as_tuple=True)
-        ax.plot(steps.numpy(), units.numpy(), "|", markersize=4, label=label)
+        ax.plot(steps.numpy(), units.numpy(), "|", markersize=4)
         ax.set_xlim(-0.5, spikes.shape[0] - 0.5)
         ax.set_xlabel("time step $t$")
         ax.set_title(label, fontsize="medium")
-        ax.legend(loc="upper right", fontsize="x-small", handlelength=0.8)
     axes[0][0].set_ylabel("input unit")
     fig.suptitle(title)
     fig.tight_layout()
@@ -322,6 +343,20 @@ def make_row_digits_classifier(memory: str = "bptt", readout: str = "last", hidd
         RecurrentLIF(8, hidden, tau=tau, learn_tau=learn_tau, memory=memory,
                      recurrent=recurrent, surrogate_function=surrogate_function),
         num_classes=10, readout=readout))
+
+
+def make_latency_digits_classifier(memory: str = "bptt", hidden: int = 64, num_steps: int = 8,
+                                   tau: float = 2.0, input_gain: float = 2.0,
+                                   seed: int = 0) -> SequenceClassifier:
+    """Lesson 03's latency network (:func:`sgcourse.course.bptt.make_latency_snn`: latency code,
+    one feed-forward LIF layer, read-out averaged over the steps) with a ``memory`` control.
+
+    With ``memory='bptt'`` it computes the same logits as ``make_latency_snn(hidden, num_steps,
+    tau, seed)`` (the same layers, created in the same order from ``seed``)."""
+    return _seeded(seed, lambda: SequenceClassifier(
+        LatencyCodeEncoder(num_steps, gain=input_gain),
+        RecurrentLIF(64, hidden, tau=tau, memory=memory, recurrent=False),
+        num_classes=10, readout="mean"))
 
 
 def make_randman_classifier(num_units: int, num_steps: int, num_classes: int,

@@ -66,8 +66,9 @@ def check_detached_step(fn: object) -> str:
     Called on float64 tensors (4 samples, 5 neurons) with ``spike_fn = surrogate.Sigmoid()``,
     for :math:`\tau = 2` and 5. The spikes and potentials must match the reference, the gradient
     must reach ``current`` and ``w_rec`` as in the reference, and none may reach ``v`` or ``s``.
-    Hints: the membrane or the spikes not detached, the current detached too, no recurrent term,
-    ``w_rec`` not transposed, no leak, a soft reset, spikes made without ``spike_fn``.
+    Hints: the pair returned in the wrong order, the membrane or the spikes not detached, the
+    current detached too, no recurrent term, ``w_rec`` not transposed, no leak, a soft reset,
+    spikes made without ``spike_fn``.
     """
     fn = require_callable(fn, "check_detached_step", "detached_step")
     spike_fn = surrogate.Sigmoid()
@@ -98,6 +99,9 @@ def _forward_hint(s_next: torch.Tensor, v_next: torch.Tensor, current: torch.Ten
                   v: torch.Tensor, s: torch.Tensor, w_rec: torch.Tensor, tau: float) -> str:
     spike_fn = surrogate.Sigmoid()
     got_s, got_v = s_next.detach().double(), v_next.detach().double()
+    want_s, want_v = _reference_step(current, v, s, w_rec, tau, spike_fn)
+    if torch.equal(got_v, want_s) and torch.allclose(got_s, want_v, rtol=0, atol=1e-6):
+        return "return (s_next, v_next) in that order: the spikes first, then the potential."
     for switches, hint in (
             ({"recurrent": False}, "add the recurrent input W_rec·S[t-1] to the current."),
             ({"transpose": False}, "the recurrent input of neuron j is Σ_i w_rec[j, i]·s[i]: "
@@ -146,7 +150,7 @@ def check_last_step_readout(fn: object) -> str:
     """Check ``fn(spikes, weight, bias)`` -> logits ``[N, C]`` = ``spikes[-1] @ weight.T + bias``.
 
     Hints: the mean or sum over the steps, the first step, a missing bias, ``weight`` not
-    transposed.
+    transposed (a shape error for a non-square ``weight``).
     """
     fn = require_callable(fn, "check_last_step_readout", "last_step_readout")
     generator = torch.Generator().manual_seed(11)
@@ -158,7 +162,13 @@ def check_last_step_readout(fn: object) -> str:
         label = (f"last_step_readout(spikes {tuple(spikes.shape)}, weight "
                  f"{tuple(weight.shape)}, bias)")
         expected = spikes[-1] @ weight.T + bias
-        got = call_learner(fn, label, spikes.clone(), weight.clone(), bias.clone())
+        try:
+            got = call_learner(fn, label, spikes.clone(), weight.clone(), bias.clone())
+        except ExerciseError as error:
+            if "cannot be multiplied" in str(error.__cause__):
+                raise ExerciseError(f"{error} (hint: weight is [num_classes, neurons] like "
+                                    f"nn.Linear's weight: use spikes[-1] @ weight.T)") from None
+            raise
         got = require_tensor_like(got, label, expected, "[N, num_classes]")
         if torch.allclose(got.detach().double(), expected, rtol=1e-6, atol=1e-6):
             continue
