@@ -63,7 +63,8 @@ def check_triangle_spike(fn: object) -> str:
     :math:`\Theta(x)` exactly (any floating dtype); the gradient, back-propagated with an
     incoming gradient :math:`g` that differs from entry to entry, must equal
     :math:`g \cdot \max(0, 1 - |x|/w)/w` (PiecewiseQuadratic with :math:`\alpha = 1/w`). Hints
-    name the usual mistakes: σ in the forward pass, ``>`` instead of ``>=``, no gradient at all,
+    name the usual mistakes: σ in the forward pass, ``>`` instead of ``>=``, spikes off by a
+    rounding error (the detach trick without brackets; shown to 9 digits), no gradient at all,
     the incoming gradient not multiplied in, the peak not :math:`1/w`, a σ′ that is not zero
     outside :math:`|x| < w`.
     """
