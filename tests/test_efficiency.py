@@ -137,6 +137,7 @@ def test_plot_accuracy_versus_synops() -> None:
     fig = efficiency.plot_accuracy_versus_synops([(0.0, 400.0, 0.9), (1.0, 100.0, 0.8)],
                                                  ann_macs=300.0, ann_accuracy=0.85)
     ax = fig.axes[0]
-    assert ax.get_xlabel() and "%" in ax.get_ylabel() and ax.get_title()
+    assert ax.get_xlabel() and "fraction" in ax.get_ylabel() and ax.get_title()
+    assert max(ax.lines[0].get_ydata()) <= 1          # accuracies as fractions, as printed
     labels = [h.get_label() for h in ax.get_legend().legend_handles]
     assert len(labels) == 3

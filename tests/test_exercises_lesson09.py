@@ -52,7 +52,7 @@ def stub(*args):
     (lambda b, t, n, f, e: saved_bytes(b, t, n, f, e) // e, "number of elements"),
     (lambda b, t, n, f, e: 8 * saved_bytes(b, t, n, f, e), "bits"),
     (lambda b, t, n, f, e: saved_bytes(b, 1, n, f, e), "proportional to time_steps"),
-    (lambda b, t, n, f, e: t * n * f * e, "3 tensors of shape [B, N] per step"),
+    (lambda b, t, n, f, e: t * n * f * e, "3 tensors of shape [N, M] per step"),
     (lambda b, t, n, f, e: 3 * t * n * f * e, "only H[t]"),
     (lambda b, t, n, f, e: (2 if b == "torch" else 1) * t * n * f * e, "3 tensors of shape"),
     (lambda b, t, n, f, e: None, "must return a number"),

@@ -50,6 +50,22 @@ def test_lif_saves_three_tensors_per_step_with_torch_and_one_with_fused(dtype) -
         assert fused_saved.nbytes == t * 3 * 4 * size and fused_saved.shapes == ((t, 3, 4),)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_input_keeps_the_neuron_state_in_float32(dtype) -> None:
+    """Lesson 09, section 5: half precision does not halve what the LIF layer keeps."""
+    for backend, k in (("torch", 3), ("fused", 1)):
+        saved = profiling.lif_saved_bytes(backend, 5, 2, 3, dtype=dtype)
+        assert saved.count == len(saved.dtypes) and set(saved.dtypes) == {torch.float32}
+        assert saved.nbytes == k * 5 * 2 * 3 * 4
+
+
+def test_saved_tensors_lists_a_dtype_per_tensor() -> None:
+    x = torch.rand(3, dtype=torch.float64, requires_grad=True)
+    _, saved = profiling.saved_for_backward(lambda t: t.exp() * t.float(), x)
+    assert len(saved.dtypes) == saved.count and torch.float64 in saved.dtypes
+    assert torch.float32 in saved.dtypes
+
+
 @pytest.mark.parametrize(("v_reset", "detach_reset", "k_torch"),
                          [(0.0, False, 3), (0.0, True, 2), (None, False, 1), (None, True, 1)])
 def test_tensors_saved_per_step_depend_on_the_reset_for_torch_only(v_reset, detach_reset,

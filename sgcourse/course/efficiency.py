@@ -411,17 +411,21 @@ def plot_accuracy_versus_synops(points: Sequence[tuple[float, float, float]], an
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     xs = [p[1] for p in points]
-    ys = [100 * p[2] for p in points]
+    ys = [p[2] for p in points]
     ax.plot(xs, ys, "o-", label="SNN, one point per penalty $\\lambda$")
+    leftmost = min(xs)
     for penalty, x, y in zip((p[0] for p in points), xs, ys, strict=True):
+        # labels below-left of each point, away from the ANN's star (which sits to the right of
+        # the sparse points); the leftmost point's label goes right, to stay inside the axes
+        left = x > leftmost
         ax.annotate(f"$\\lambda$={penalty:g}", (x, y), textcoords="offset points",
-                    xytext=(4, -12), fontsize=8)
-    ax.plot([ann_macs], [100 * ann_accuracy], "*", markersize=14,
+                    xytext=(-6 if left else 6, -14), ha="right" if left else "left", fontsize=8)
+    ax.plot([ann_macs], [ann_accuracy], "*", markersize=14, zorder=1,
             label="ANN twin (x = its MACs)")
     ax.axvline(ann_macs, color="gray", linestyle=":", label="ANN twin's MACs per sample")
     ax.set_xlabel("operations per sample, hidden + read-out layers (SynOps; ANN: MACs)")
-    ax.set_ylabel("test accuracy [%]")
-    ax.set_title("Fewer spikes, fewer operations: accuracy holds until the network falls silent")
+    ax.set_ylabel("test accuracy (fraction correct)")
+    ax.set_title("Fewer spikes, fewer operations: accuracy holds until silence")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()

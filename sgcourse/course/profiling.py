@@ -6,13 +6,13 @@ grow linearly with the number of time steps :math:`T`:
 
 .. math::
 
-    M_{\text{saved}}(T) = k \cdot T \cdot B \cdot N \cdot b,
+    M_{\text{saved}}(T) = k \cdot T \cdot N \cdot M \cdot b,
 
-with batch :math:`B`, neurons :math:`N`, :math:`b` bytes per element and :math:`k` tensors of
-shape ``[B, N]`` saved per step. The ``'torch'`` backend (the step run :math:`T` times through
+with batch :math:`N`, neurons :math:`M`, :math:`b` bytes per element and :math:`k` tensors of
+shape ``[N, M]`` saved per step. The ``'torch'`` backend (the step run :math:`T` times through
 autograd) saves :math:`k = 3` for a LIF neuron with a hard reset (the surrogate's input
-:math:`H_t - V_{th}`, and :math:`H_t` and :math:`1 - S_t` of the reset), 2 with
-``detach_reset=True`` and 1 with a soft reset; the ``'fused'`` backend saves only :math:`H_t`,
+:math:`H[t] - V_{th}`, and :math:`H[t]` and :math:`1 - S[t]` of the reset), 2 with
+``detach_reset=True`` and 1 with a soft reset; the ``'fused'`` backend saves only :math:`H[t]`,
 :math:`k = 1`. :func:`saved_for_backward` counts these bytes exactly with a
 ``torch.autograd.graph.saved_tensors_hooks`` pack hook: every storage once, independent of the
 allocator and of other processes (unlike the resident size of the process).
@@ -57,10 +57,12 @@ class SavedTensors:
     Attributes:
         nbytes: total bytes of the distinct storages saved (a storage saved twice counts once).
         shapes: the shape of each distinct saved tensor, in the order they were saved.
+        dtypes: the dtype of each distinct saved tensor, in the same order.
     """
 
     nbytes: int
     shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[torch.dtype, ...] = ()
 
     @property
     def count(self) -> int:
@@ -81,6 +83,7 @@ def saved_for_backward(fn: Callable[..., Any], *args: Any, **kwargs: Any
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     storages: dict[tuple[str, int], int] = {}
     shapes: list[tuple[int, ...]] = []
+    dtypes: list[torch.dtype] = []
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
         storage = tensor.untyped_storage()
@@ -88,11 +91,12 @@ def saved_for_backward(fn: Callable[..., Any], *args: Any, **kwargs: Any
         if key not in storages:
             storages[key] = storage.nbytes()
             shapes.append(tuple(tensor.shape))
+            dtypes.append(tensor.dtype)
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
         result = fn(*args, **kwargs)
-    return result, SavedTensors(sum(storages.values()), tuple(shapes))
+    return result, SavedTensors(sum(storages.values()), tuple(shapes), tuple(dtypes))
 
 
 def autograd_nodes(output: torch.Tensor) -> int:
@@ -125,8 +129,8 @@ def lif_saved_bytes(backend: str, time_steps: int, batch: int = 32, neurons: int
                     seed: int = 0, **lif_kwargs: Any) -> SavedTensors:
     """What a multi-step ``LIFNode(backend=backend, **lif_kwargs)`` saves for backward.
 
-    The input ``[T, B, N]`` requires grad (as it does inside a network); the default neuron is
-    the course's LIF (τ = 2, hard reset to 0, Sigmoid surrogate).
+    The input ``[T, N, M]`` (time steps, batch, neurons) requires grad (as it does inside a
+    network); the default neuron is the course's LIF (τ = 2, hard reset to 0, Sigmoid surrogate).
     """
     if backend not in neuron.BACKENDS:
         raise ValueError(f"backend must be one of {neuron.BACKENDS}, got {backend!r}")

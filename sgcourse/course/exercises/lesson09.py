@@ -6,8 +6,9 @@ Exercise — predict the memory BPTT keeps::
     check_saved_bytes(saved_bytes)
 
 returns the number of bytes a multi-step LIF layer (hard reset, the lesson's defaults) saves for
-backward on an input ``[T, B, N]`` whose elements take ``element_size`` bytes:
-:math:`k \cdot T \cdot B \cdot N \cdot b` with :math:`k = 3` tensors per step for ``'torch'`` and
+backward on an input ``[T, N, M]`` (time steps, batch, neurons) whose elements take
+``element_size`` bytes:
+:math:`k \cdot T \cdot N \cdot M \cdot b` with :math:`k = 3` tensors per step for ``'torch'`` and
 :math:`k = 1` for ``'fused'``. The check compares it with what
 :func:`sgcourse.course.profiling.lif_saved_bytes` measures with a ``saved_tensors_hooks`` pack hook,
 for float32 and float64 inputs.
@@ -24,7 +25,7 @@ from sgcourse.course.exercises import ExerciseError, call_learner, require_calla
 
 __all__ = ["check_saved_bytes"]
 
-#: (backend, T, B, N, dtype): float32 and float64, both backends, T from 1 to 50.
+#: (backend, T, N, M, dtype): float32 and float64, both backends, T from 1 to 50.
 _CASES: tuple[tuple[str, int, int, int, torch.dtype], ...] = (
     ("fused", 10, 4, 16, torch.float32),
     ("torch", 10, 4, 16, torch.float32),
@@ -77,8 +78,8 @@ def check_saved_bytes(fn: object) -> str:
             continue
         raise ExerciseError(f"{label} returned {got:g}, but the layer saves {measured} bytes: "
                             f"{_hint(got, backend, t, b, n, element_size)}")
-    return ("Correct: with a hard reset the 'torch' backend keeps 3 tensors of shape [B, N] per "
-            "step, 'fused' only H[t]: 3·T·B·N·b against T·B·N·b bytes, both linear in T.")
+    return ("Correct: with a hard reset the 'torch' backend keeps 3 tensors of shape [N, M] per "
+            "step, 'fused' only H[t]: 3·T·N·M·b against T·N·M·b bytes, both linear in T.")
 
 
 def _hint(got: float, backend: str, t: int, b: int, n: int, element_size: int) -> str:
@@ -96,10 +97,10 @@ def _hint(got: float, backend: str, t: int, b: int, n: int, element_size: int) -
     if got == other * t * b * n * element_size:
         if backend == "torch":
             return ("the 'torch' backend records every operation of every step: it keeps 3 "
-                    "tensors of shape [B, N] per step (H − V_th for the surrogate, H and 1 − S "
+                    "tensors of shape [N, M] per step (H − V_th for the surrogate, H and 1 − S "
                     "for the reset), not only H.")
         return "the 'fused' backend keeps only H[t] (1 tensor per step) and recomputes the rest."
     if got % (t * b * n * element_size) == 0:
-        return (f"the total is (tensors per step) × T × B × N × element_size; {backend!r} keeps "
-                f"{'3 tensors' if backend == 'torch' else '1 tensor'} of shape [B, N] per step.")
+        return (f"the total is (tensors per step) × T × N × M × element_size; {backend!r} keeps "
+                f"{'3 tensors' if backend == 'torch' else '1 tensor'} of shape [N, M] per step.")
     return "count (tensors per step) × time_steps × batch × neurons × element_size."
