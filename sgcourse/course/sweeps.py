@@ -13,7 +13,8 @@ so the peak is :math:`c` (the *scale*, 1 unless set) whatever :math:`k`, and the
 bump is :math:`\propto 1/k`: a small :math:`k` is flat (every neuron gets nearly the same
 gradient, however far it is from threshold), a large :math:`k` is steep (only neurons within
 :math:`\sim 1/k` of threshold get any). This is the steepness :math:`\beta` of SuperSpike's
-:math:`1/(\beta|x| + 1)^2` (Zenke & Ganguli, 2018), applied to every shape.
+:math:`1/(\beta|x| + 1)^2` (Zenke & Ganguli, 2018), applied to every shape. ``cutoff`` sets
+:math:`\sigma'` to 0 beyond :math:`|kx| > a`, a control for what a shape's tails contribute.
 
 :func:`sweep` trains one small network per (shape, steepness) from the same initial weights and
 returns the grid of test accuracies; :func:`plot_accuracy_grid` draws it as a heat map.
@@ -29,7 +30,8 @@ neurons; :func:`rate_penalty` is a lower bound on each neuron's firing rate
     R = \frac{1}{H}\sum_{i=1}^{H} \max(0,\ \nu_{\rm target} - \nu_i)^2,
 
 added to the loss as :math:`L + \lambda R` by :func:`train_with_rate_penalty` (Zenke & Vogels,
-2021, use lower and upper bounds of this kind).
+2021, use lower and upper bounds of this kind), which also records the hidden firing rate of every
+mini-batch (:func:`plot_training_rates` draws it).
 """
 
 from __future__ import annotations
