@@ -39,8 +39,9 @@ so hides what memory adds). Three encoders: :class:`RowEncoder` shows an 8×8 di
 step, :class:`SpikeTimeEncoder` turns Randman spike times into spike trains, and
 :class:`LatencyCodeEncoder` is the latency code of lesson 03 (with it,
 :func:`make_latency_digits_classifier` rebuilds lesson 03's network with the memory controls).
-:class:`SpikeCountClassifier` is the rate-code control: a linear classifier of each input's
-spike count.
+:class:`SpikeCountClassifier` is the rate-code baseline: a linear classifier of each input's
+spike count (a different model, so it checks that counts carry nothing, and is no control for the
+network; the controls are the memory modes).
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ class SequenceClassifier(nn.Module):
 
 
 class SpikeCountClassifier(nn.Module):
-    r"""The rate-code control: a linear classifier of each input unit's spike count.
+    r"""The rate-code baseline: a linear classifier of each input unit's spike count.
 
     logits :math:`= W \sum_t X[t] + b`, with :math:`X` the encoder's frames ``[T, N, F]``. When
     every unit fires exactly once (Randman), the counts are the same for every sample and this
@@ -374,6 +375,6 @@ def make_randman_classifier(num_units: int, num_steps: int, num_classes: int,
 
 def make_spike_count_classifier(num_units: int, num_steps: int, num_classes: int,
                                 seed: int = 0) -> SpikeCountClassifier:
-    """The rate-code control for Randman: a linear classifier of the input spike counts."""
+    """The rate-code baseline for Randman: a linear classifier of the input spike counts."""
     return _seeded(seed, lambda: SpikeCountClassifier(SpikeTimeEncoder(num_steps), num_units,
                                                       num_classes))
