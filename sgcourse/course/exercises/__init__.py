@@ -7,11 +7,14 @@ short confirmation string when it is right.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
 import torch
 
-__all__ = ["ExerciseError", "call_learner", "require_callable", "require_tensor_like"]
+__all__ = ["ExerciseError", "call_learner", "require_callable", "require_number",
+           "require_tensor_like"]
 
 
 class ExerciseError(AssertionError):
@@ -51,3 +54,36 @@ def require_tensor_like(value: object, label: str, reference: torch.Tensor,
         raise ExerciseError(f"{label} {be if returned else 'must'} {shaped} {reference_name} "
                             f"{tuple(reference.shape)}, got {tuple(value.shape)}")
     return value
+
+
+def require_number(value: object, label: str, what: str, *, shape_hint: str = "") -> float:
+    """The learner's one-number answer as a float; otherwise an ExerciseError naming what was
+    expected.
+
+    Accepted: a Python or NumPy real number, or a one-element real tensor (0-dim or not, any
+    float or integer dtype, attached to the autograd graph or not). Refused, each with its own
+    message: a boolean (also a boolean tensor), a tensor of several numbers (``shape_hint`` says
+    how to reduce it), anything else, and a non-finite number. ``what`` names the quantity, e.g.
+    ``"a number of bytes"``.
+    """
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            hint = f": {shape_hint}" if shape_hint else ""
+            raise ExerciseError(f"{label} must return one number ({what}), got a tensor of shape "
+                                f"{tuple(value.shape)}{hint}")
+        if value.dtype == torch.bool:
+            raise ExerciseError(f"{label} must return a number ({what}), got a boolean")
+        if value.is_complex():
+            raise ExerciseError(f"{label} must return a real number ({what}), got dtype "
+                                f"{value.dtype}")
+        number = float(value.detach().reshape(()).double())
+    elif isinstance(value, bool):
+        raise ExerciseError(f"{label} must return a number ({what}), got a boolean")
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+    else:
+        raise ExerciseError(f"{label} must return a number ({what}), got "
+                            f"{type(value).__name__}")
+    if not math.isfinite(number):
+        raise ExerciseError(f"{label} returned {number}: {what} must be finite")
+    return number

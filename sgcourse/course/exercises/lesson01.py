@@ -26,7 +26,6 @@ Each check calls the learner's function on prepared inputs, raises
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 
@@ -34,6 +33,7 @@ from sgcourse.course.exercises import (
     ExerciseError,
     call_learner,
     require_callable,
+    require_number,
     require_tensor_like,
 )
 
@@ -108,17 +108,6 @@ _FRACTION_CASES: tuple[tuple[str, torch.Tensor], ...] = (
 )
 
 
-def _as_number(value: object, label: str) -> float:
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ExerciseError(f"{label} must return one number, got a tensor of shape "
-                                f"{tuple(value.shape)}: average over all entries.")
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ExerciseError(f"{label} must return a number, got {type(value).__name__}")
-    return float(value)
-
-
 def check_nonzero_fraction(fn: object) -> str:
     """Check ``fn(gradient)``: the fraction of entries of ``gradient`` that are not exactly 0.0.
 
@@ -130,7 +119,9 @@ def check_nonzero_fraction(fn: object) -> str:
     fn = require_callable(fn, "check_nonzero_fraction", "nonzero_fraction")
     for description, gradient in _FRACTION_CASES:
         label = f"nonzero_fraction({description})"
-        got = _as_number(call_learner(fn, label, gradient.clone()), label)
+        got = require_number(call_learner(fn, label, gradient.clone()), label,
+                             "the fraction of non-zero entries",
+                             shape_hint="average over all entries")
         nonzero = int((gradient != 0).sum())
         expected = nonzero / gradient.numel()
         if math.isclose(got, expected, rel_tol=1e-6, abs_tol=1e-9):

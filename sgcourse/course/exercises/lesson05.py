@@ -19,7 +19,12 @@ import math
 import torch
 
 from sgcourse import neuron
-from sgcourse.course.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_number,
+)
 
 __all__ = ["check_if_rate"]
 
@@ -44,22 +49,6 @@ def _simulated_rate(x: float, v_threshold: float) -> float:
     return 1.0 / float(times[-1] - times[-2])
 
 
-def _as_number(value: object, label: str) -> float:
-    """The learner's answer as a float: a number or a one-element tensor."""
-    if isinstance(value, bool):
-        raise ExerciseError(f"{label} returned {value!r}, a boolean; return the rate, a number "
-                            f"of spikes per step such as 0.25.")
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ExerciseError(f"{label} returned a tensor of shape {tuple(value.shape)}; "
-                                f"return one number (a float or a 0-dim tensor).")
-        return float(value.detach().reshape(()))
-    if isinstance(value, int | float):
-        return float(value)
-    raise ExerciseError(f"{label} must return a number (spikes per step), got "
-                        f"{type(value).__name__}")
-
-
 def check_if_rate(fn: object) -> str:
     r"""Check ``fn(x, v_threshold)`` → spikes per step of an IF neuron at constant input ``x``.
 
@@ -75,7 +64,8 @@ def check_if_rate(fn: object) -> str:
     for x, v_threshold in _CASES:
         label = f"if_rate({x:g}, {v_threshold:g})"
         try:
-            got = _as_number(call_learner(fn, label, x, v_threshold), label)
+            got = require_number(call_learner(fn, label, x, v_threshold), label,
+                                 "spikes per step, such as 0.25")
         except ExerciseError as error:
             if x <= 0:
                 raise ExerciseError(f"{error} For X <= 0 the potential never rises: the rate is "

@@ -26,7 +26,12 @@ from torch import nn
 
 from sgcourse import functional, layer, neuron
 from sgcourse.course import training
-from sgcourse.course.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_number,
+)
 
 __all__ = ["check_train_step"]
 
@@ -73,14 +78,7 @@ def _as_loss(value: object, label: str) -> float:
                                 f"autograd graph: return loss.item(), a float. Keeping the "
                                 f"tensor (e.g. in a list of losses) keeps the graph of all T "
                                 f"steps of every layer alive, batch after batch.")
-        if value.numel() != 1:
-            raise ExerciseError(f"{label} must return the loss of the batch, one number; got a "
-                                f"tensor of shape {tuple(value.shape)}")
-        return float(value.item())
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ExerciseError(f"{label} must return the loss as a float (loss.item()), got "
-                            f"{type(value).__name__}")
-    return float(value)
+    return require_number(value, label, "the loss of the batch as a float, loss.item()")
 
 
 def _reference_candidates(output: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:

@@ -22,7 +22,12 @@ from __future__ import annotations
 
 import torch
 
-from sgcourse.course.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_number,
+)
 from sgcourse.course.sweeps import rate_penalty as _reference_penalty
 from sgcourse.course.sweeps import silent_fraction as _reference_silent
 
@@ -41,23 +46,6 @@ def _spike_cases() -> list[torch.Tensor]:
     return cases
 
 
-def _as_number(value: object, label: str) -> float:
-    """A float from a Python number or a one-element real tensor; ExerciseError otherwise."""
-    if isinstance(value, bool):
-        raise ExerciseError(f"{label} must return a number, got a bool")
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
-            raise ExerciseError(f"{label} must return one number (a float or a 0-dim tensor), "
-                                f"got a tensor of shape {tuple(value.shape)}")
-        if value.dtype == torch.bool or value.is_complex():
-            raise ExerciseError(f"{label} must return a real number, got dtype {value.dtype}")
-        return float(value.detach().reshape(()).double())
-    raise ExerciseError(f"{label} must return a number (a float or a 0-dim tensor), got "
-                        f"{type(value).__name__}")
-
-
 def check_silent_fraction(fn: object) -> str:
     """Check ``fn(spikes)``: the share of neurons that never fire, over all steps and samples.
 
@@ -68,7 +56,8 @@ def check_silent_fraction(fn: object) -> str:
     fn = require_callable(fn, "check_silent_fraction", "silent_fraction")
     for spikes in _spike_cases():
         label = f"silent_fraction(spikes of shape {tuple(spikes.shape)})"
-        got = _as_number(_call_with_dtype_hint(fn, label, spikes.clone()), label)
+        got = require_number(_call_with_dtype_hint(fn, label, spikes.clone()), label,
+                             "the share of silent neurons")
         expected = _reference_silent(spikes)
         if abs(got - expected) <= 1e-6:
             continue
@@ -130,7 +119,7 @@ def check_rate_penalty(fn: object) -> str:
         label = f"rate_penalty(spikes of shape {tuple(spikes.shape)}, target={target})"
         x = spikes.clone().requires_grad_(True)
         got = _call_with_dtype_hint(fn, label, x, target)
-        value = _as_number(got, label)
+        value = require_number(got, label, "the penalty")
         expected = _reference_penalty(spikes, target)
         scale = max(float(expected), target ** 2 / spikes.shape[-1], 1e-12)
         if abs(value - float(expected)) > 1e-6 * scale + 1e-12:

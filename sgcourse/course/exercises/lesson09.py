@@ -16,12 +16,15 @@ for float32 and float64 inputs.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from sgcourse.course import profiling
-from sgcourse.course.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_number,
+)
 
 __all__ = ["check_saved_bytes"]
 
@@ -38,26 +41,6 @@ _CASES: tuple[tuple[str, int, int, int, torch.dtype], ...] = (
 _PER_STEP = {"torch": 3, "fused": 1}
 
 
-def _as_number(value: object, label: str) -> float:
-    """A learner's count as a float: int, float or a one-element real tensor; else a hint."""
-    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
-        raise ExerciseError(f"{label} must return a number of bytes, got a boolean")
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.is_complex():
-            raise ExerciseError(f"{label} must return one number (the total), got a tensor of "
-                                f"shape {tuple(value.shape)}: sum it, or compute it from the "
-                                f"sizes without building tensors.")
-        return float(value.item())
-    try:
-        number = float(value)  # int, float, numpy scalars
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{label} must return a number of bytes, got "
-                            f"{type(value).__name__}") from None
-    if not math.isfinite(number):
-        raise ExerciseError(f"{label} returned {number}: a number of bytes is finite")
-    return number
-
-
 def check_saved_bytes(fn: object) -> str:
     r"""Check ``fn(backend, time_steps, batch, neurons, element_size)`` -> bytes saved for backward.
 
@@ -72,7 +55,10 @@ def check_saved_bytes(fn: object) -> str:
         element_size = torch.empty((), dtype=dtype).element_size()
         label = (f"saved_bytes({backend!r}, time_steps={t}, batch={b}, neurons={n}, "
                  f"element_size={element_size})")
-        got = _as_number(call_learner(fn, label, backend, t, b, n, element_size), label)
+        got = require_number(call_learner(fn, label, backend, t, b, n, element_size), label,
+                             "a number of bytes",
+                             shape_hint="sum it, or compute it from the sizes without building "
+                                        "tensors")
         measured = profiling.lif_saved_bytes(backend, t, b, n, dtype=dtype).nbytes
         if got == measured:
             continue

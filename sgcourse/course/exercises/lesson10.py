@@ -22,7 +22,12 @@ import math
 
 import torch
 
-from sgcourse.course.exercises import ExerciseError, call_learner, require_callable
+from sgcourse.course.exercises import (
+    ExerciseError,
+    call_learner,
+    require_callable,
+    require_number,
+)
 
 __all__ = ["check_synops"]
 
@@ -42,26 +47,6 @@ def _cases() -> list[tuple[torch.Tensor, int | torch.Tensor]]:
     ]
 
 
-def _as_count(value: object, label: str) -> float:
-    """The learner's answer as a float: int, float or a one-element real tensor."""
-    if isinstance(value, bool) or (isinstance(value, torch.Tensor) and value.dtype == torch.bool):
-        raise ExerciseError(f"{label} must return a number of operations, got a boolean")
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1 or value.is_complex():
-            raise ExerciseError(f"{label} must return one number (the total over time steps, "
-                                f"samples and neurons), got a tensor of shape "
-                                f"{tuple(value.shape)}: sum over every dimension.")
-        return float(value.item())
-    try:
-        number = float(value)  # int, float, numpy scalars
-    except (TypeError, ValueError):
-        raise ExerciseError(f"{label} must return a number of operations, got "
-                            f"{type(value).__name__}") from None
-    if not math.isfinite(number):
-        raise ExerciseError(f"{label} returned {number}: an operation count is finite")
-    return number
-
-
 def check_synops(fn: object) -> str:
     r"""Check ``fn(spikes, fan_out)`` -> total synaptic operations (see the module docstring).
 
@@ -75,7 +60,10 @@ def check_synops(fn: object) -> str:
         label = f"synops(spikes of shape {tuple(spikes.shape)}, fan_out={shown})"
         spikes_before = spikes.clone()
         fan = fan_out.clone() if isinstance(fan_out, torch.Tensor) else fan_out
-        got = _as_count(call_learner(fn, label, spikes, fan), label)
+        got = require_number(call_learner(fn, label, spikes, fan), label,
+                             "a number of operations",
+                             shape_hint="the total over time steps, samples and neurons: sum "
+                                        "over every dimension")
         if not torch.equal(spikes, spikes_before):
             raise ExerciseError(f"{label} changed the spike tensor in place; compute a new "
                                 f"tensor instead.")
