@@ -48,6 +48,7 @@ import contextlib
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -245,22 +246,24 @@ def _times(fns: dict[str, Callable[[], None]], device: torch.device, rounds: int
            budget_s: float) -> dict[str, list[float]]:
     """Wall times of each function, interleaved: every round runs each function once.
 
-    Interleaving spreads fluctuations of a shared machine's load evenly over the backends. The
-    order rotates by one place every round, so that no backend always runs in the same slot
-    after the same neighbour: with a fixed order the same kernel timed 10–12 % slower in one
-    slot than in another (two runs on 2026-11-29). One warm-up call each; at least 3 rounds,
-    then rounds continue while under ``budget_s``.
+    Interleaving spreads fluctuations of a shared machine's load evenly over the backends. Each
+    round runs them in a new order (a permutation drawn with a fixed seed), so that no backend
+    always runs right after the same neighbour: with a fixed order (or a rotated one, which keeps
+    the neighbours) the same kernel timed 10–25 % slower right after the allocation-heavy
+    per-step ``torch`` loop than elsewhere (runs of 2026-11-29). One warm-up call each; at least
+    3 rounds, then rounds continue while under ``budget_s``.
     """
     for fn in fns.values():
         fn()
     _sync(device)
     times: dict[str, list[float]] = {name: [] for name in fns}
     order = list(fns.items())
+    shuffle = random.Random(0)
     start = time.perf_counter()
     for i in range(rounds):
         if i >= 3 and time.perf_counter() - start > budget_s:
             break
-        for name, fn in order[i % len(order):] + order[:i % len(order)]:
+        for name, fn in shuffle.sample(order, len(order)):
             t0 = time.perf_counter()
             fn()
             _sync(device)

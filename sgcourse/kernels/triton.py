@@ -445,7 +445,7 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
                            f"sgcourse.kernels.triton.use_interpreter()) on CPU tensors")
     if not torch.compiler.is_compiling():
         for name, value in (("x_seq", x_seq), ("v_init", v_full)):
-            if not bool(torch.isfinite(value.detach()).all()):
+            if not args.all_finite(value):
                 raise ValueError(f"{name} must be finite: it holds NaN or infinite values")
     p0, p1, n_terms = _surrogate_params(surrogate)
     spike, v_seq, _ = torch.ops.sgcourse.lif_multistep_triton(
