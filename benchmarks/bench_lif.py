@@ -249,7 +249,7 @@ def _times(fns: dict[str, Callable[[], None]], device: torch.device, rounds: int
     Interleaving spreads fluctuations of a shared machine's load evenly over the backends. Each
     round runs them in a new order (a permutation drawn with a fixed seed), so that no backend
     always runs right after the same neighbour: with a fixed order (or a rotated one, which keeps
-    the neighbours) the same kernel timed 10–25 % slower right after the allocation-heavy
+    the neighbours) the same kernel timed 10–14 % slower right after the allocation-heavy
     per-step ``torch`` loop than elsewhere (runs of 2026-11-29). One warm-up call each; at least
     3 rounds, then rounds continue while under ``budget_s``.
     """
