@@ -16,6 +16,9 @@ Every surrogate is declared once (:mod:`sgcourse.surrogate._family`); its Functi
 Module and registry entry are derived from that declaration. ``available()`` lists the names,
 ``get(name, **hparams)`` builds one, ``spec(name)`` returns the declaration and ``surrogate_id``
 the integer id that fused kernels use. ``register(declaration)`` adds a surrogate of your own.
+A declaration may also give the kernels an in-place σ′ (``derivative_into``, used by the fused
+backward) and a Triton σ′ (``triton_derivative``, from which the Triton kernels are generated);
+kernels never name a surrogate.
 
 **Defaults make the peak of σ′ equal to 1**, so that a product of surrogate gradients over layers
 or time steps neither vanishes nor explodes because of the surrogate's scale. SpikingJelly breaks
