@@ -190,5 +190,5 @@ def izhikevich_multistep(x_seq: Tensor, v_init: Tensor, w_init: Tensor, *, tau: 
     store_v_seq = check_bool("store_v_seq", store_v_seq)
     spike, v, w, _ = _IzhikevichMultiStep.apply(x_seq, v0, w0, p, v_threshold, v_reset,
                                                 detach_reset, sid, params, store_v_seq)
-    args.check_finite_state(v.detach()[-1] if store_v_seq else v.detach())
+    args.check_finite_potential(v.detach()[-1] if store_v_seq else v.detach())
     return spike, v, w

@@ -274,5 +274,5 @@ def lif_multistep(x_seq: Tensor, v_init: Tensor, decay: float | Tensor, *, decay
         spike, v, _ = _LIFMultiStep.apply(x_seq, v0, k, decay_input, v_threshold, v_reset,
                                           detach_reset, sid, params, store_v_seq)
     if not torch.compiler.is_compiling():
-        args.check_finite_state(v.detach() if not store_v_seq else v.detach()[-1])
+        args.check_finite_potential(v.detach() if not store_v_seq else v.detach()[-1])
     return spike, v

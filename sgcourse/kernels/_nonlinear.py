@@ -130,7 +130,7 @@ def _run(kind: str, x_seq: object, v_init: object, p: tuple[float, ...], v_thres
     store_v_seq = check_bool("store_v_seq", store_v_seq)
     spike, v, _ = _NonlinearMultiStep.apply(x_seq, v0, kind, p, v_threshold, v_reset,
                                             detach_reset, sid, params, store_v_seq)
-    args.check_finite_state(v.detach()[-1] if store_v_seq else v.detach())
+    args.check_finite_potential(v.detach()[-1] if store_v_seq else v.detach())
     return spike, v
 
 

@@ -26,11 +26,18 @@ from typing import Any, ClassVar
 import torch
 
 from sgcourse import surrogate
-from sgcourse._checks import REAL, Domain, check_bool, check_floating_tensor, check_real
+from sgcourse._checks import (
+    REAL,
+    Domain,
+    check_bool,
+    check_finite_potential,
+    check_floating_tensor,
+    check_real,
+)
 from sgcourse.base import MemoryModule, check_sequence
 from sgcourse.neuron import _dispatch
 
-__all__ = ["BaseNode", "HyperCheck", "check_finite_potential", "optional_real", "real",
+__all__ = ["BaseNode", "HyperCheck", "optional_real", "real",
            "torch_multi_step"]
 
 SurrogateFn = Callable[[torch.Tensor], torch.Tensor]
@@ -312,20 +319,6 @@ def torch_multi_step(node: Any, x_seq: torch.Tensor, state: tuple[torch.Tensor, 
     if not torch.compiler.is_compiling():
         check_finite_potential(state[0])
     return torch.stack(outputs), torch.stack(potentials) if potentials else None, state
-
-
-def check_finite_potential(v_last: torch.Tensor) -> None:
-    """Raise :class:`ValueError` if the final potential is NaN or infinite.
-
-    A NaN never crosses the threshold: the neuron would fall silent for good (and the
-    backward pass would carry NaN), with nothing to show for it. One check per sequence, on the
-    last potential, catches any NaN or infinity in the input or the state (both propagate to it);
-    the fused kernels check the same.
-    """
-    if not bool(torch.isfinite(v_last.detach()).all()):
-        raise ValueError("x_seq and the initial state must be finite: the membrane potential "
-                         "became NaN or infinite (a NaN or ±inf in x_seq or the state v, or a "
-                         "potential that overflowed its dtype)")
 
 
 _dispatch.register(BaseNode, "m", "torch", torch_multi_step)
