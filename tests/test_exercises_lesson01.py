@@ -4,33 +4,18 @@ solution stored in the lesson notebook), fails on the stub, and names the usual 
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions, stub
 
 from sgcourse import surrogate
 from sgcourse.course.exercises import ExerciseError, lesson01
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOK = LESSONS / "01_heaviside_and_the_dead_gradient.ipynb"
-
-
-def stub(*args: object) -> object:
-    raise NotImplementedError
-
-
-def notebook_solutions() -> dict[str, Callable]:
-    """The functions defined in the notebook's cells tagged ``solution``."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch, "surrogate": surrogate}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return {name: f for name, f in namespace.items() if callable(f) and name in
-            {"fire", "nonzero_fraction"}}
 
 
 def stubbed(source_function: Callable) -> Callable:
@@ -121,12 +106,12 @@ CHECKS = {"fire": lesson01.check_fire, "nonzero_fraction": lesson01.check_nonzer
 
 
 def test_notebook_defines_every_solution() -> None:
-    assert set(notebook_solutions()) == set(CHECKS)
+    assert set(notebook_solutions(NOTEBOOK)) == set(CHECKS)
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_notebook_solution_passes_and_its_stub_fails(name: str) -> None:
-    solution = notebook_solutions()[name]
+    solution = notebook_solutions(NOTEBOOK)[name]
     assert CHECKS[name](solution).startswith("Correct")
     with pytest.raises(ExerciseError, match="NotImplementedError"):
         CHECKS[name](stubbed(solution))

@@ -3,32 +3,17 @@ solutions stored in the lesson notebook), fails on the stub, and names the usual
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions, stub
 
 from sgcourse import neuron
 from sgcourse.course.exercises import ExerciseError, lesson03
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "03_neurons_and_bptt.ipynb"
-
-
-def stub(*args: object) -> object:
-    raise NotImplementedError
-
-
-def notebook_solutions() -> dict[str, Callable]:
-    """The functions defined in the notebook's cells tagged ``solution``."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return {name: namespace[name] for name in ("lif_step", "reset_factor")}
 
 
 # --- exercise 1: lif_step ----------------------------------------------------------------------
@@ -48,7 +33,7 @@ def lif_step_with_the_library(x, v, tau, v_threshold, v_reset):
 
 
 def test_check_lif_step_accepts_correct_answers() -> None:
-    for answer in (lif_step, lif_step_with_the_library, notebook_solutions()["lif_step"]):
+    for answer in (lif_step, lif_step_with_the_library, notebook_solutions(NOTEBOOK)["lif_step"]):
         assert lesson03.check_lif_step(answer).startswith("Correct")
 
 
@@ -140,7 +125,7 @@ def reset_factor(h, g, v_threshold, v_reset, detach_reset):
 
 
 def test_check_reset_factor_accepts_correct_answers() -> None:
-    for answer in (reset_factor, notebook_solutions()["reset_factor"]):
+    for answer in (reset_factor, notebook_solutions(NOTEBOOK)["reset_factor"]):
         assert lesson03.check_reset_factor(answer).startswith("Correct")
 
 

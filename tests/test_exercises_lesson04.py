@@ -4,14 +4,13 @@ mistakes."""
 
 from __future__ import annotations
 
-import json
-import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions
 
 from sgcourse import surrogate
 from sgcourse.course.exercises import ExerciseError, lesson04
@@ -20,13 +19,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "04_write_your_own_
 
 
 def notebook_solution() -> Callable:
-    """``triangle_spike`` as defined in the notebook's cell tagged ``solution``."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch, "math": math}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return namespace["triangle_spike"]  # type: ignore[return-value]
+    """``triangle_spike`` as the lesson's solution cell defines it."""
+    return notebook_solutions(NOTEBOOK)["triangle_spike"]
 
 
 def _triangle(x, width):

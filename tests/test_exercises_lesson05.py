@@ -4,7 +4,6 @@ mistakes."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions
 
 from sgcourse.course.exercises import ExerciseError, lesson05
 
@@ -19,12 +19,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "05_the_neuron_zoo.
 
 
 def notebook_solution() -> Callable:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch, "math": math}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return namespace["if_rate"]  # type: ignore[return-value]
+    """``if_rate`` as the lesson's solution cell defines it."""
+    return notebook_solutions(NOTEBOOK)["if_rate"]
 
 
 def if_rate(x, v_threshold):

@@ -4,14 +4,13 @@ mistakes."""
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
+from lesson_solutions import notebook_solutions
 
 from sgcourse.course import training
 from sgcourse.course.exercises import ExerciseError, lesson06
@@ -20,12 +19,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "06_build_and_train
 
 
 def notebook_solution() -> Callable:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch, "math": math}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return namespace["train_step"]  # type: ignore[return-value]
+    """``train_step`` as the lesson's solution cell defines it."""
+    return notebook_solutions(NOTEBOOK)["train_step"]
 
 
 def train_step(model, x_seq, y, optimizer, reset_net):

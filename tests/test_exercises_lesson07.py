@@ -3,29 +3,16 @@ lesson's own solutions), names the usual mistakes and reports a stub."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions, stub
 
 from sgcourse.course.exercises import ExerciseError, lesson07
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "07_choosing_a_surrogate.ipynb"
-
-
-def stub(*args: object) -> object:
-    raise NotImplementedError
-
-
-def notebook_solutions() -> dict[str, Callable]:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return {name: namespace[name] for name in ("silent_fraction", "rate_penalty")}
 
 
 # --- exercise 1: silent_fraction ----------------------------------------------------------------
@@ -42,7 +29,7 @@ def test_check_silent_fraction_accepts_correct_answers(answer: Callable) -> None
 
 
 def test_the_notebook_solutions_pass() -> None:
-    solutions = notebook_solutions()
+    solutions = notebook_solutions(NOTEBOOK)
     assert lesson07.check_silent_fraction(solutions["silent_fraction"]).startswith("Correct")
     assert lesson07.check_rate_penalty(solutions["rate_penalty"]).startswith("Correct")
 

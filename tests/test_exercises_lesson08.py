@@ -3,30 +3,17 @@ lesson's own solutions and the library's layer), names the usual mistakes and re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions, stub
 
 from sgcourse.course.exercises import ExerciseError, lesson08
 from sgcourse.course.temporal import RecurrentLIF
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "lessons" / "08_learning_in_time.ipynb"
-
-
-def stub(*args: object) -> object:
-    raise NotImplementedError
-
-
-def notebook_solutions() -> dict[str, Callable]:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return {name: namespace[name] for name in ("detached_step", "last_step_readout")}
 
 
 # --- exercise 1: detached_step ------------------------------------------------------------------
@@ -52,7 +39,7 @@ def step_through_the_library(current, v, s, w_rec, tau, spike_fn):
 
 
 def test_check_detached_step_accepts_correct_answers() -> None:
-    for answer in (step, step_through_the_library, notebook_solutions()["detached_step"],
+    for answer in (step, step_through_the_library, notebook_solutions(NOTEBOOK)["detached_step"],
                    lambda c, v, s, w, tau, f: step(c.float(), v.float(), s.float(), w.float(),
                                                    tau, f)):
         assert lesson08.check_detached_step(answer).startswith("Correct")
@@ -95,7 +82,7 @@ def test_check_detached_step_other_mistakes() -> None:
 ])
 def test_check_last_step_readout_accepts_correct_answers(answer: Callable) -> None:
     assert lesson08.check_last_step_readout(answer).startswith("Correct")
-    solution = notebook_solutions()["last_step_readout"]
+    solution = notebook_solutions(NOTEBOOK)["last_step_readout"]
     assert lesson08.check_last_step_readout(solution).startswith("Correct")
 
 

@@ -3,12 +3,13 @@ the lesson's solution), reports the stub, and names the usual mistakes."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from lesson_solutions import notebook_solutions, stub
 
 from sgcourse.course.exercises import ExerciseError, lesson09
 
@@ -19,13 +20,9 @@ def saved_bytes(backend, time_steps, batch, neurons, element_size):
     return (3 if backend == "torch" else 1) * time_steps * batch * neurons * element_size
 
 
-def notebook_solution():
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return namespace["saved_bytes"]
+def notebook_solution() -> Callable:
+    """``saved_bytes`` as the lesson's solution cell defines it."""
+    return notebook_solutions(NOTEBOOK)["saved_bytes"]
 
 
 @pytest.mark.parametrize("answer", [
@@ -41,10 +38,6 @@ def test_correct_answers_pass(answer) -> None:
 
 def test_the_notebook_solution_passes() -> None:
     assert lesson09.check_saved_bytes(notebook_solution()).startswith("Correct")
-
-
-def stub(*args):
-    raise NotImplementedError
 
 
 @pytest.mark.parametrize(("answer", "hint"), [

@@ -3,11 +3,12 @@ the lesson's solution), reports the stub, and names the usual mistakes."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from lesson_solutions import notebook_solutions, stub
 
 from sgcourse.course.exercises import ExerciseError, lesson10
 
@@ -34,13 +35,9 @@ def synops_loop(spikes, fan_out):
     return total
 
 
-def notebook_solution():
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    namespace: dict[str, object] = {"torch": torch}
-    for cell in cells:
-        if "solution" in cell.get("metadata", {}).get("tags", []):
-            exec("".join(cell["source"]), namespace)
-    return namespace["synops"]
+def notebook_solution() -> Callable:
+    """``synops`` as the lesson's solution cell defines it."""
+    return notebook_solutions(NOTEBOOK)["synops"]
 
 
 @pytest.mark.parametrize("answer", [synops, synops_by_neuron, synops_loop,
@@ -52,10 +49,6 @@ def test_correct_answers_pass(answer) -> None:
 
 def test_the_notebook_solution_passes() -> None:
     assert lesson10.check_synops(notebook_solution()).startswith("Correct")
-
-
-def stub(*args):
-    raise NotImplementedError
 
 
 def in_place(spikes, fan_out):

@@ -3,15 +3,13 @@ passes on the lesson's own solution."""
 
 from __future__ import annotations
 
-import ast
 import importlib
-import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
+from lesson_solutions import functions_of
 
 from sgcourse.course.classroom import SOLUTION_TAG, read_notebook, released_copy
 from sgcourse.course.exercises import ExerciseError
@@ -24,16 +22,6 @@ def _source(cell: dict) -> str:
     return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
 
 
-def _functions(source: str) -> dict[str, Callable]:
-    """The top-level functions a cell defines, executed alone: an answer may use only its
-    arguments, ``torch`` and ``math``."""
-    tree = ast.parse(source)
-    tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
-    namespace: dict = {"torch": torch, "math": math}
-    exec(compile(tree, "<cell>", "exec"), namespace)
-    return {node.name: namespace[node.name] for node in tree.body}
-
-
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_every_check_fails_on_the_released_stub_and_passes_on_the_solution(path: Path) -> None:
     lesson = read_notebook(path)
@@ -42,8 +30,8 @@ def test_every_check_fails_on_the_released_stub_and_passes_on_the_solution(path:
     stubs: dict[str, Callable] = {}
     for original, copy in zip(lesson["cells"], released["cells"], strict=True):
         if SOLUTION_TAG in original.get("metadata", {}).get("tags", []):
-            solutions |= _functions(_source(original))
-            stubs |= _functions(_source(copy))
+            solutions |= functions_of(_source(original))
+            stubs |= functions_of(_source(copy))
     assert solutions, f"{path.name}: no exercise"
     assert set(stubs) == set(solutions), "the release must keep every answer's signature"
     calls = CHECK_CALL.findall("\n".join(_source(c) for c in lesson["cells"]
