@@ -236,8 +236,7 @@ def next_steps(directory: Path | str, assignments: Sequence[str]) -> str:
         "Next (with the environment's bin/ on PATH, e.g. `source .venv/bin/activate`):",
         f"  cd {directory}",
         f"  nbgrader generate_assignment {first}   # writes release/{first}/, answers stubbed",
-        "  (every lesson: for a in source/*/; do nbgrader generate_assignment $(basename $a); "
-        "done)",
+        '  nbgrader generate_assignment "*"   # or every lesson at once',
         "  hand out release/<lesson>/<lesson>.ipynb and collect each student's file as",
         "  submitted/<student>/<lesson>/<lesson>.ipynb (or nbgrader's exchange: "
         "release_assignment, collect)",
