@@ -127,6 +127,8 @@ def set_backend(net: nn.Module, backend: str | None) -> None:
 
 
 def _as_list(module_or_list: ModuleOrList) -> Iterable[Callable[[torch.Tensor], torch.Tensor]]:
+    if torch.compiler.is_compiling():  # checked in eager mode; `callable` breaks the graph
+        return module_or_list if isinstance(module_or_list, list | tuple) else (module_or_list,)
     if callable(module_or_list):
         return (module_or_list,)
     if isinstance(module_or_list, Sequence) and all(callable(m) for m in module_or_list):

@@ -30,6 +30,7 @@ kernels in their entry points (:mod:`sgcourse.kernels._arguments`).
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
@@ -136,6 +137,9 @@ def supported_backends(cls: type, step_mode: str) -> tuple[str, ...]:
 def load_kernels(backend: str) -> ModuleType:
     """Import the kernel module of ``backend``; :class:`KernelUnavailableError` if that fails."""
     name = _KERNEL_MODULES[backend]
+    loaded = sys.modules.get(name)  # already imported: no import machinery (torch.compile traces
+    if loaded is not None:          # this without a graph break)
+        return loaded
     try:
         return importlib.import_module(name)
     except ImportError as error:
