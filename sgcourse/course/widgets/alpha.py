@@ -22,14 +22,13 @@ an explorer is built.
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import ipywidgets as widgets
 
 from sgcourse import surrogate as _surrogate
 from sgcourse._checks import POSITIVE, check_int, check_real
-from sgcourse.course.widgets.render import BlittedFigure, y_limits
+from sgcourse.course.widgets.render import BlittedFigure, LiveFigure, y_limits
 from sgcourse.surrogate import HyperParameter
 from sgcourse.viz import (
     check_x_range,
@@ -75,7 +74,7 @@ def slider_range(hparam: HyperParameter) -> tuple[float, float, float]:
     return round(low, 10), round(high, 10), step
 
 
-class AlphaExplorer(widgets.VBox):
+class AlphaExplorer(LiveFigure, widgets.VBox):
     """Live view of one surrogate: a dropdown, a slider, a peak read-out and the figure.
 
     An ``ipywidgets.VBox``: build it with :func:`alpha_explorer` and display it as the last
@@ -115,8 +114,6 @@ class AlphaExplorer(widgets.VBox):
         size = (check_real("figsize[0]", figsize[0], POSITIVE),
                 check_real("figsize[1]", figsize[1], POSITIVE))
 
-        self.redraw_count = 0
-        self.last_redraw_seconds = math.nan
         self._configuring = False
         # A copy, so that the slider never changes a module the caller still uses elsewhere.
         self.surrogate: _surrogate.Surrogate = _surrogate.get(
@@ -205,13 +202,9 @@ class AlphaExplorer(widgets.VBox):
         self.redraw()
 
     # -- drawing -------------------------------------------------------------------------------
-    def render_png(self) -> bytes:
-        """The current figure as PNG bytes (deterministic: same state, same bytes)."""
-        return self._renderer.png()
 
-    def redraw(self) -> None:
-        """Recompute σ and σ′ for the current hyper-parameters and refresh image and labels."""
-        started = time.perf_counter()
+    def update_figure(self) -> None:
+        """Recompute σ and σ′ for the current hyper-parameters and update the curves and labels."""
         curves = surrogate_curves(self.surrogate, self.x_range, self.num)
         self._lines["primitive"].set_ydata(curves["primitive"])
         self._lines["derivative"].set_ydata(curves["derivative"])
@@ -221,9 +214,6 @@ class AlphaExplorer(widgets.VBox):
         low_x, high_x = self.x_range
         self.peak_label.value = f"peak of σ′ on [{low_x:g}, {high_x:g}]: {peak:.4f}"
         self.formula.value = rf"$\sigma'(x) = {self.surrogate.spec.derivative_tex}$"
-        self.image.value = self.render_png()
-        self.redraw_count += 1
-        self.last_redraw_seconds = time.perf_counter() - started
 
 
 def alpha_explorer(surrogate: object = "sigmoid", alpha: float | None = None,

@@ -17,16 +17,12 @@ the same PNG bytes (the Poisson draws are seeded by the digit and T).
 
 from __future__ import annotations
 
-import math
-import time
-from typing import Any
-
 import ipywidgets as widgets
 import torch
 
 from sgcourse import encoding
 from sgcourse._checks import check_floating_tensor, check_int
-from sgcourse.course.widgets.render import BlittedFigure
+from sgcourse.course.widgets.render import BlittedFigure, LiveFigure
 
 __all__ = ["CODES", "MAX_STEPS", "EncoderExplorer", "decode", "encode_digit", "encoder_explorer"]
 
@@ -64,7 +60,7 @@ def decode(spikes: torch.Tensor, code: str) -> torch.Tensor:
     return 1.0 - spikes.argmax(0).to(spikes.dtype) / (steps - 1)
 
 
-class EncoderExplorer(widgets.VBox):
+class EncoderExplorer(LiveFigure, widgets.VBox):
     """Live view of one digit under a spike code: a dropdown, two sliders, a label, the figure.
 
     Attributes for code and tests: ``code`` (``ipywidgets.Dropdown``), ``steps`` and ``digit``
@@ -93,8 +89,6 @@ class EncoderExplorer(widgets.VBox):
         if digit >= len(images):
             raise ValueError(f"digit must be an index below {len(images)}, got {digit}")
         self.images, self.labels = images.detach().float(), labels
-        self.redraw_count = 0
-        self.last_redraw_seconds = math.nan
 
         self.figure = Figure(figsize=(9.6, 3.6), dpi=check_int("dpi", dpi, 10))
         self.figure.subplots_adjust(left=0.08, right=0.93, bottom=0.15, top=0.88, wspace=0.4)
@@ -139,16 +133,10 @@ class EncoderExplorer(widgets.VBox):
             control.observe(self._on_change, names="value")
         self.redraw()
 
-    def _on_change(self, change: dict[str, Any]) -> None:
-        self.redraw()
 
-    def render_png(self) -> bytes:
-        """The current figure as PNG bytes (same state, same bytes)."""
-        return self._renderer.png()
 
-    def redraw(self) -> None:
-        """Encode the chosen digit, decode it, and refresh the figure and the label."""
-        started = time.perf_counter()
+    def update_figure(self) -> None:
+        """Encode the chosen digit, decode it, and update the figure's artists and the label."""
         steps, index, code = self.steps.value, self.digit.value, self.code.value
         original = self.images[index]
         self.spikes = encode_digit(original, steps, code, seed=index * (MAX_STEPS + 1) + steps)
@@ -172,9 +160,6 @@ class EncoderExplorer(widgets.VBox):
             self.error_label.value = (f"latency code: mean squared error "
                                       f"{self.squared_error:.4f}, from rounding the intensities "
                                       f"to {steps} spike times")
-        self.image.value = self.render_png()
-        self.redraw_count += 1
-        self.last_redraw_seconds = time.perf_counter() - started
 
 
 def encoder_explorer(images: torch.Tensor, labels: torch.Tensor, code: str = "poisson",

@@ -18,8 +18,6 @@ PNG bytes).
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -27,7 +25,7 @@ import numpy as np
 
 from sgcourse._checks import NONNEGATIVE, POSITIVE, check_real
 from sgcourse.course.efficiency import E_AC_PJ, E_MAC_PJ
-from sgcourse.course.widgets.render import BlittedFigure
+from sgcourse.course.widgets.render import BlittedFigure, LiveFigure
 
 __all__ = ["SLIDER_RANGES", "EnergyExplorer", "break_even", "energy_explorer", "energy_ratio"]
 
@@ -51,7 +49,7 @@ def break_even(e_mac: float, e_ac: float, e_memory: float = 0.0) -> float:
     return (e_mac + e_memory) / (e_ac + e_memory)
 
 
-class EnergyExplorer(widgets.VBox):
+class EnergyExplorer(LiveFigure, widgets.VBox):
     r"""Sliders for :math:`E_{MAC}`, :math:`E_{AC}`, :math:`E_{mem}` and the energy-ratio plot.
 
     Attributes: ``sliders`` (dict of ``FloatSlider``: ``"e_mac"``, ``"e_ac"``, ``"e_memory"``),
@@ -80,8 +78,6 @@ class EnergyExplorer(widgets.VBox):
                 raise TypeError(f"markers must map labels (str) to nu, got key {label!r}")
             check_real(f"markers[{label!r}]", nu, NONNEGATIVE)
         self.markers = {label: float(nu) for label, nu in markers.items()}
-        self.redraw_count = 0
-        self.last_redraw_seconds = math.nan
 
         self.figure = Figure(figsize=figsize, dpi=dpi)
         self.figure.subplots_adjust(left=0.09, right=0.66, bottom=0.15, top=0.88)
@@ -117,16 +113,10 @@ class EnergyExplorer(widgets.VBox):
             slider.observe(self._on_change, names="value")
         self.redraw()
 
-    def _on_change(self, change: dict[str, Any]) -> None:
-        self.redraw()
 
-    def render_png(self) -> bytes:
-        """The current figure as PNG bytes (same state, same bytes)."""
-        return self._renderer.png()
 
-    def redraw(self) -> None:
-        """Recompute the ratio for the current sliders and refresh the image."""
-        started = time.perf_counter()
+    def update_figure(self) -> None:
+        """Recompute the ratio for the current sliders and update the curve and markers."""
         e_mac, e_ac, e_memory = (self.sliders[n].value for n in ("e_mac", "e_ac", "e_memory"))
         self._line.set_ydata(energy_ratio(self._nu, e_mac, e_ac, e_memory))
         self.nu_star = break_even(e_mac, e_ac, e_memory)
@@ -135,9 +125,6 @@ class EnergyExplorer(widgets.VBox):
             point.set_data([nu], [energy_ratio(nu, e_mac, e_ac, e_memory)])
         self._ax.set_title(f"break-even at ν* = {self.nu_star:.2f} spikes per neuron and sample",
                            fontsize="medium")
-        self.image.value = self.render_png()
-        self.redraw_count += 1
-        self.last_redraw_seconds = time.perf_counter() - started
 
 
 def energy_explorer(e_mac: float = E_MAC_PJ, e_ac: float = E_AC_PJ, e_memory: float = 0.0,

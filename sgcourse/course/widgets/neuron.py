@@ -24,8 +24,6 @@ and the same state always gives the same bytes.
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -33,7 +31,7 @@ import numpy as np
 import torch
 
 from sgcourse._checks import POSITIVE, check_int, check_real
-from sgcourse.course.widgets.render import BlittedFigure, y_limits
+from sgcourse.course.widgets.render import BlittedFigure, LiveFigure, y_limits
 from sgcourse.neuron import LIFNode
 
 __all__ = ["INPUTS", "RESETS", "NeuronExplorer", "fixed_input", "lif_trace", "neuron_explorer",
@@ -135,7 +133,7 @@ def plot_lif_traces(traces: dict[str, dict[str, np.ndarray]], v_threshold: float
     return fig
 
 
-class NeuronExplorer(widgets.VBox):
+class NeuronExplorer(LiveFigure, widgets.VBox):
     r"""Live view of one LIF neuron: sliders for τ, :math:`V_{th}`, the input, a reset toggle.
 
     An ``ipywidgets.VBox``: build it with :func:`neuron_explorer` and display it as the last
@@ -179,8 +177,6 @@ class NeuronExplorer(widgets.VBox):
         size = (check_real("figsize[0]", figsize[0], POSITIVE),
                 check_real("figsize[1]", figsize[1], POSITIVE))
         self.dpi = check_int("dpi", dpi, minimum=10)
-        self.redraw_count = 0
-        self.last_redraw_seconds = math.nan
 
         # The figure: membrane potentials on top, the input current below (fixed y-range).
         self.figure = Figure(figsize=size, dpi=self.dpi)
@@ -231,16 +227,10 @@ class NeuronExplorer(widgets.VBox):
         self.reset.observe(self._on_change, names="value")
         self.redraw()
 
-    def _on_change(self, change: dict[str, Any]) -> None:
-        self.redraw()
 
-    def render_png(self) -> bytes:
-        """The current figure as PNG bytes (deterministic: same state, same bytes)."""
-        return self._renderer.png()
 
-    def redraw(self) -> None:
-        """Rerun the neuron for the current controls and refresh the image."""
-        started = time.perf_counter()
+    def update_figure(self) -> None:
+        """Rerun the neuron for the current controls and update the traces."""
         tau = self.sliders["tau"].value
         v_threshold = self.sliders["v_threshold"].value
         x = fixed_input(self.sliders["amplitude"].value, self.time_steps, self.kind, self.seed)
@@ -257,9 +247,6 @@ class NeuronExplorer(widgets.VBox):
         self._ax.set_title(f"LIF, τ = {tau:.2f}, $V_{{th}}$ = {v_threshold:.2f}, "
                            f"{self.reset.value} reset: {self.spike_count} spikes in "
                            f"{self.time_steps} steps", fontsize="medium")
-        self.image.value = self.render_png()
-        self.redraw_count += 1
-        self.last_redraw_seconds = time.perf_counter() - started
 
 
 def neuron_explorer(tau: float = 5.0, v_threshold: float = 1.0, amplitude: float = 1.5,

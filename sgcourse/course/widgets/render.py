@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import io
 import math
+import time
 from typing import Any
 
-__all__ = ["MIN_YLIM", "BlittedFigure", "y_limits"]
+__all__ = ["MIN_YLIM", "BlittedFigure", "LiveFigure", "y_limits"]
 
 #: The y-axis always shows at least this interval, so that changing the shape is visible as a
 #: change of height (not hidden by autoscaling); it grows only when a curve leaves it.
@@ -70,3 +71,38 @@ class BlittedFigure:
         Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).save(
             buffer, format="png", compress_level=1)
         return buffer.getvalue()
+
+
+class LiveFigure:
+    """What every explorer shares: a redraw that updates its figure's artists
+    (:meth:`update_figure`, written by each explorer), renders them through its
+    :class:`BlittedFigure` (``self._renderer``) into its ``ipywidgets.Image`` (``self.image``), and
+    counts and times itself (``redraw_count``, ``last_redraw_seconds``, read by the tests).
+
+    Mix it into an explorer before ``ipywidgets.VBox``; observe each control with
+    :meth:`_on_change`.
+    """
+
+    _renderer: BlittedFigure
+    image: Any
+    redraw_count: int = 0
+    last_redraw_seconds: float = math.nan
+
+    def update_figure(self) -> None:
+        """Update the artists (and any labels) for the current state of the controls."""
+        raise NotImplementedError
+
+    def render_png(self) -> bytes:
+        """The current figure as PNG bytes (deterministic: same state, same bytes)."""
+        return self._renderer.png()
+
+    def _on_change(self, change: Any = None) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Update the figure for the current controls and show it."""
+        started = time.perf_counter()
+        self.update_figure()
+        self.image.value = self.render_png()
+        self.redraw_count += 1
+        self.last_redraw_seconds = time.perf_counter() - started

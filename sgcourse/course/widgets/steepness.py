@@ -14,7 +14,6 @@ rendered to PNG bytes into an ``ipywidgets.Image``; the same state gives the sam
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 
 import ipywidgets as widgets
@@ -23,7 +22,7 @@ import torch
 from sgcourse import surrogate
 from sgcourse._checks import POSITIVE, check_real
 from sgcourse.course.sweeps import SteepenedSurrogate
-from sgcourse.course.widgets.render import BlittedFigure
+from sgcourse.course.widgets.render import BlittedFigure, LiveFigure
 from sgcourse.viz import check_x_range
 
 __all__ = ["DEFAULT_SHAPES", "SteepnessExplorer", "half_width", "steepness_explorer"]
@@ -44,7 +43,7 @@ def half_width(x: torch.Tensor, slope: torch.Tensor, level: float = _LEVEL) -> f
     return float(reached.abs().max()) if reached.numel() else math.nan
 
 
-class SteepnessExplorer(widgets.VBox):
+class SteepnessExplorer(LiveFigure, widgets.VBox):
     r"""Live view of :math:`\sigma'(kx)` for several shapes: a slider for :math:`k`, a label and
     the figure. Build it with :func:`steepness_explorer`.
 
@@ -69,8 +68,6 @@ class SteepnessExplorer(widgets.VBox):
             raise ValueError(f"k must lie in [{low}, {high}] (the slider's range), got {k}")
         self.x_range = check_x_range(x_range)
         self._x = torch.linspace(*self.x_range, 601, dtype=torch.float64)
-        self.redraw_count = 0
-        self.last_redraw_seconds = math.nan
 
         self.figure = Figure(figsize=figsize, dpi=dpi)
         self.figure.subplots_adjust(left=0.1, right=0.74, bottom=0.15, top=0.9)
@@ -112,18 +109,14 @@ class SteepnessExplorer(widgets.VBox):
         r"""Per shape, the largest :math:`|x|` on the range where :math:`\sigma'(kx) \ge 0.1`."""
         return {name: half_width(self._x, slope) for name, slope in self.curves().items()}
 
-    def redraw(self) -> None:
-        """Recompute the curves for the slider's ``k`` and refresh the label and the image."""
-        started = time.perf_counter()
+    def update_figure(self) -> None:
+        """Recompute the curves for the slider's ``k`` and update them and the label."""
         for line, slope in zip(self._lines, self.curves().values(), strict=True):
             line.set_ydata(slope.numpy())
         self._ax.set_title(rf"$\sigma'(kx)$ at $k = {self.k:.1f}$: peak 1, width $\propto 1/k$")
         widths = ", ".join(f"{surrogate.spec(name).class_name} {w:.2f}"
                            for name, w in self.half_widths().items())
         self.width_label.value = f"|x| where σ′(kx) ≥ {_LEVEL:g} reaches: {widths}"
-        self.image.value = self._renderer.png()
-        self.redraw_count += 1
-        self.last_redraw_seconds = time.perf_counter() - started
 
 
 def steepness_explorer(shapes: Sequence[str] = DEFAULT_SHAPES, k: float = 1.0,

@@ -14,8 +14,6 @@ an ``ipywidgets.Image``; the same state always gives the same bytes, and no cell
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +23,7 @@ import torch
 
 from sgcourse._checks import check_int
 from sgcourse.course import zoo
-from sgcourse.course.widgets.render import BlittedFigure, y_limits
+from sgcourse.course.widgets.render import BlittedFigure, LiveFigure, y_limits
 
 __all__ = ["KINDS", "SLIDERS", "SliderSpec", "ZooExplorer", "zoo_explorer"]
 
@@ -157,7 +155,7 @@ def _run_izhikevich(params: dict[str, float], current: float
     return run.v_mv, np.isin(run.t_ms, run.spike_times_ms), rates.numpy()
 
 
-class ZooExplorer(widgets.VBox):
+class ZooExplorer(LiveFigure, widgets.VBox):
     r"""Live view of one neuron of the zoo: a dropdown, the neuron's sliders, the picture.
 
     Attributes for code and tests: ``neuron`` (the ``Dropdown``), ``sliders`` (dict of the
@@ -175,8 +173,6 @@ class ZooExplorer(widgets.VBox):
         self._figsize = (float(figsize[0]), float(figsize[1]))
         self._dpi = check_int("dpi", dpi, minimum=10)
         self._panels: dict[str, _Panel] = {}
-        self.redraw_count = 0
-        self.last_redraw_seconds = math.nan
         self.spike_count = 0
         self.all_sliders = {
             k: {s.name: widgets.FloatSlider(value=s.value, min=s.low, max=s.high, step=s.step,
@@ -221,9 +217,8 @@ class ZooExplorer(widgets.VBox):
         """The current figure as PNG bytes (same state, same bytes)."""
         return self._panel(self.neuron.value).renderer.png()
 
-    def redraw(self) -> None:
-        """Rerun the selected neuron for the current sliders and refresh the image."""
-        started = time.perf_counter()
+    def update_figure(self) -> None:
+        """Rerun the selected neuron for the current sliders and update its panel."""
         kind = self.neuron.value
         panel = self._panel(kind)
         values = {name: slider.value for name, slider in self.sliders.items()}
@@ -249,9 +244,6 @@ class ZooExplorer(widgets.VBox):
                              for s in SLIDERS[kind])
         panel.ax.set_title(f"{KINDS[kind]}: {settings}\n{self.spike_count} spikes; rate on the "
                            f"f–I curve {marker_rate:.3g} {unit}", fontsize="small")
-        self.image.value = self.render_png()
-        self.redraw_count += 1
-        self.last_redraw_seconds = time.perf_counter() - started
 
 
 def zoo_explorer(kind: str = "lif") -> ZooExplorer:
