@@ -42,6 +42,10 @@ from sgcourse import neuron, surrogate
 V_RESETS = (-0.3, 0.2, None)
 """Two non-zero hard-reset values (below and above 0) and the soft reset."""
 REL = 1e-5
+PARAMETER_REL = 1e-4
+"""For the gradient of a learnable parameter (PLIF's w, KLIF's k): one float32 sum over every
+step and neuron, of terms that cancel, which autograd (a partial sum per use of k) and a kernel
+(one sum, with ∂H/∂k recomputed as (H − V)/k) accumulate differently: they differ by about 1e-5."""
 T1, T2, SHAPE = 5, 4, (3, 7)
 SURROGATES = ("sigmoid", "atan", "erf")
 
@@ -339,7 +343,8 @@ def assert_same(got: Result, want: Result, what: str, spiking: bool) -> None:
     assert got.grads.keys() == want.grads.keys()
     for name, g in got.grads.items():
         err = rel_err(g, want.grads[name])
-        assert err <= REL, f"{what}: gradient of {name} differs (relative error {err:.3g})"
+        bound = REL if name.startswith("x") else PARAMETER_REL
+        assert err <= bound, f"{what}: gradient of {name} differs (relative error {err:.3g})"
 
 
 # ------------------------------------------------------------------------------------------

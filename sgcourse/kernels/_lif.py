@@ -32,7 +32,12 @@ __all__ = ["lif_multistep"]
 def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_threshold: float,
                  v_reset: float | None, store_v_seq: bool = True
                  ) -> tuple[Tensor, Tensor, Tensor]:
-    """(spike_seq, v_seq or the last V, h_seq) in the compute dtype; no autograd recording."""
+    """(spike_seq, v_seq or the last V, h_seq) in the compute dtype; no autograd recording.
+
+    The charge is :func:`sgcourse.neuron._lif.leaky_charge`'s expression, operation for
+    operation (``(V - V_r)`` is just ``V`` when :math:`V_r = 0`, and IF's ``V - 0·V + X`` is
+    ``V + X``: neither changes a bit), so the potentials equal the torch backend's exactly.
+    """
     ct = args.compute_dtype(x_seq.dtype, v0.dtype)
     with torch.no_grad():
         x = x_seq.to(ct)
@@ -40,22 +45,19 @@ def _lif_forward(x_seq: Tensor, v0: Tensor, k: float, decay_input: bool, v_thres
         h_seq = torch.empty_like(x)
         v_seq = torch.empty_like(x) if store_v_seq else torch.empty_like(x[:2])
         spike = torch.empty_like(x)
-        beta, bias = 1.0 - k, (k * vr if k != 0.0 else 0.0)
         v = v0.to(ct)
         v_views = v_seq.unbind(0)
-        # H_t = (k X_t + k V_r) + (1 - k) V_{t-1} (decay_input) or (X_t + k V_r) + (1 - k) V_{t-1},
-        # one step at a time, so that H_t is still in cache when it is fired and reset
+        # one step at a time, so that H_t is still in cache when it is fired and reset; the
+        # spike slot of step t holds an intermediate until the fire overwrites it
         for t, (xt, h, s) in enumerate(zip(x.unbind(0), h_seq.unbind(0), spike.unbind(0),
                                            strict=True)):
-            if decay_input:
-                torch.mul(xt, k, out=h)
-                if bias != 0.0:
-                    h.add_(bias)
-                h.add_(v, alpha=beta)
-            elif bias != 0.0:
-                torch.add(xt, bias, out=h).add_(v, alpha=beta)
-            else:
-                torch.add(xt, v, alpha=beta, out=h)
+            leak = v if vr == 0.0 else torch.sub(v, vr, out=s)  # V - V_r
+            if decay_input:  # V + (X - (V - V_r)) k
+                torch.sub(xt, leak, out=h).mul_(k).add_(v)
+            elif k == 0.0:  # IF: V + X
+                torch.add(v, xt, out=h)
+            else:  # V - (V - V_r) k + X
+                torch.sub(v, torch.mul(leak, k, out=s), out=h).add_(xt)
             v = rec.fire_and_reset(h, s, v_views[t] if store_v_seq else v_views[t % 2],
                                    v_threshold, v_reset)
     return spike, (v_seq if store_v_seq else v), h_seq

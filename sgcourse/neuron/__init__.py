@@ -10,7 +10,8 @@ Multi-step backends (``backend=``): ``'torch'`` (the step through autograd, ever
 ``'fused'`` (hand-written BPTT, :mod:`sgcourse.kernels.fused`: IF, LIF, ParametricLIF, QIF, EIF,
 Izhikevich) and ``'triton'`` (CUDA, IF/LIF/ParametricLIF). ``None`` (default) picks ``'fused'``
 when it supports the call (registry surrogate, floating input) and ``'torch'`` otherwise. All
-backends give the same spikes and, up to rounding, the same values and gradients.
+backends compute the same potentials bit for bit, so they fire the same spikes (even where a
+potential lands exactly on the threshold); gradients agree up to float rounding.
 
 Constructor names and defaults follow SpikingJelly's. Deliberate differences:
 

@@ -13,7 +13,7 @@ written for its parent. Kernel modules are imported lazily, so a missing optiona
 matters when that backend is used; its ImportError text is kept in the message.
 
 **One contract for every backend** (:func:`register` wraps each implementation in it), so that
-backends agree on everything but rounding:
+backends agree on everything but the rounding of gradients:
 
 * float16 and bfloat16 are computed in float32 (the kernels do it internally; the ``'torch'``
   reference gets float32 copies of the input and the state), and the outputs and the new state
@@ -21,6 +21,11 @@ backends agree on everything but rounding:
   spikes on every backend;
 * outputs, ``v_seq`` and the new state have that promoted dtype (e.g. float64 for a float64
   state and a float32 input, as the per-step reference computes it).
+
+The kernels evaluate each neuron's charge with the reference's operations in the reference's
+order (each rounded once, no fused multiply-add), so the forward pass (potentials and spikes)
+is the same bit for bit on every backend; ``tests/test_backends_bitwise.py`` checks it on inputs
+that put the potential exactly on the threshold.
 
 Each backend also refuses a non-finite potential itself (a ``ValueError`` instead of what each
 backend would make of a NaN or an infinity): the ``'torch'`` loop after its last step, the

@@ -79,17 +79,23 @@ class IzhikevichNode(BaseNode):
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor,
                         w: torch.Tensor | None = None) -> torch.Tensor:
-        quadratic = self.a0 * (v - self.v_rest) * (v - self.v_c)
-        return v + (x + quadratic - (0.0 if w is None else w)) / self.tau
+        # (k X + V) + k a0 (V - V_rest)(V - V_c) - k W with k = 1/tau: the fused kernel's
+        # operations in its order, so that both backends compute the same bits
+        k = 1.0 / self.tau
+        h = torch.addcmul(x * k + v, v - self.v_rest, v - self.v_c, value=k * self.a0)
+        return h if w is None else torch.sub(h, w, alpha=k)
 
     def step(self, x: torch.Tensor, state: tuple[torch.Tensor, ...]
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         v, w = state
         h = self.neuronal_charge(x, v, w)
-        w = w + (self.a * (h - self.v_rest) - w) / self.tau_w
+        # W' = (1 - 1/tau_w) W + (a/tau_w)(H - V_rest), in the fused kernel's order
+        w = torch.add(w * (1.0 - 1.0 / self.tau_w), h - self.v_rest, alpha=self.a / self.tau_w)
         spike = self.neuronal_fire(h)
         spike_hat = spike.detach() if self.detach_reset else spike
-        return spike, (self.neuronal_reset(h, spike), w + self.b * spike_hat)
+        if self.b != 0.0:
+            w = torch.add(w, spike_hat, alpha=self.b)
+        return spike, (self.neuronal_reset(h, spike), w)
 
     def kernel_arguments(self) -> dict[str, float]:
         """Keyword arguments of ``izhikevich_multistep`` specific to this neuron."""

@@ -33,6 +33,12 @@ def leaky_charge(x: torch.Tensor, v: torch.Tensor, decay: float | torch.Tensor, 
     r"""The leaky charge :math:`H = V + k(X - (V - V_r))` or :math:`H = V - k(V - V_r) + X`.
 
     ``v_r`` is the potential the leak relaxes to: ``v_reset``, or 0 for a soft reset.
+
+    Evaluated as written (SpikingJelly's order too), one rounding per operation. The fused and
+    Triton kernels use the same operations in the same order (no fused multiply-add), so every
+    backend computes the same potentials bit for bit and fires the same spikes, even where
+    :math:`H` lands exactly on the threshold, where another order, equal on paper, can round
+    to the other side. With :math:`k = 0` and no input decay it is the IF charge :math:`V + X`.
     """
     if decay_input:
         return v + (x - (v - v_r)) * decay

@@ -60,7 +60,10 @@ class QIFNode(BaseNode):
                              f"v_reset={v_reset}")
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return v + (x + self.a0 * (v - self.v_rest) * (v - self.v_c)) / self.tau
+        # (k X + V) + k a0 (V - V_rest)(V - V_c) with k = 1/tau: the fused kernel's operations
+        # in its order, so that both backends compute the same bits
+        k = 1.0 / self.tau
+        return torch.addcmul(x * k + v, v - self.v_rest, v - self.v_c, value=k * self.a0)
 
     def kernel_arguments(self) -> dict[str, float]:
         """Keyword arguments of ``qif_multistep`` specific to this neuron."""
@@ -105,8 +108,12 @@ class EIFNode(BaseNode):
         "theta_rh": real(), "v_rest": real()}
 
     def neuronal_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        upswing = self.delta_T * torch.exp((v - self.theta_rh) / self.delta_T)
-        return v + (x + self.v_rest - v + upswing) / self.tau
+        # k (X + V_rest) + (1 - k) V + k Delta_T exp((V - theta_rh) / Delta_T) with k = 1/tau:
+        # the fused kernel's operations in its order, so that both backends compute the same bits
+        k = 1.0 / self.tau
+        leak = torch.add((x + self.v_rest) * k, v, alpha=1.0 - k)
+        return torch.add(leak, torch.exp((v - self.theta_rh) / self.delta_T),
+                         alpha=k * self.delta_T)
 
     def kernel_arguments(self) -> dict[str, float]:
         """Keyword arguments of ``eif_multistep`` specific to this neuron."""
