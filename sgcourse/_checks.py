@@ -158,18 +158,19 @@ def all_finite(t: torch.Tensor) -> bool:
     return bool(torch.isfinite(t).all())
 
 
-def check_finite_potential(v_last: torch.Tensor) -> None:
+def check_finite_potential(v_last: torch.Tensor, input_name: str = "x_seq") -> None:
     """Raise :class:`ValueError` if a neuron's final potential is NaN or infinite.
 
     A NaN never crosses the threshold: the neuron would fall silent for good (and the backward
-    pass would carry NaN), with nothing to show for it. One check per sequence, on the last
-    potential, catches any NaN or infinity in the input or the state (both propagate to it).
-    Every backend (torch, fused, Triton) runs this same check.
+    pass would carry NaN), with nothing to show for it. One check per call, on the last
+    potential, catches any NaN or infinity in the input or the state (both propagate to it):
+    once per sequence in multi-step mode, by every backend (torch, fused, Triton); once per step
+    in single-step mode (``input_name`` ``'x'``).
     """
     if not all_finite(v_last):
-        raise ValueError("x_seq and the initial state must be finite: the membrane potential "
-                         "became NaN or infinite (a NaN or ±inf in x_seq or the state v, or a "
-                         "potential that overflowed its dtype)")
+        raise ValueError(f"{input_name} and the initial state must be finite: the membrane "
+                         f"potential became NaN or infinite (a NaN or ±inf in {input_name} or "
+                         f"the state v, or a potential that overflowed its dtype)")
 
 
 def check_finite(x: torch.Tensor, name: str = "x") -> torch.Tensor:

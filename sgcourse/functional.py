@@ -158,10 +158,22 @@ def seq_to_ann_forward(x_seq: torch.Tensor, module_or_list: ModuleOrList) -> tor
     ``[T, N, *]`` is flattened to ``[T·N, *]`` (one big batch), passed through the modules, and
     the result reshaped to ``[T, N, *']``. Valid only for modules without state across time
     (convolution, pooling, batch norm over ``T·N`` samples).
+
+    A module that refuses the merged batch (a ``RuntimeError``, typically a shape mismatch)
+    raises a :class:`ValueError` naming ``x_seq``, its shape and the merged shape, with the
+    module's own error chained: most often the input was one step ``[N, *]`` without the time
+    dimension.
     """
     modules = _as_list(module_or_list)
     time_steps, batch = check_sequence(x_seq).shape[:2]
     y = x_seq.flatten(0, 1)
     for module in modules:
-        y = module(y)
+        try:
+            y = module(y)
+        except RuntimeError as error:
+            raise ValueError(
+                f"x_seq of shape {tuple(x_seq.shape)} was read as [T, N, *] = [{time_steps}, "
+                f"{batch}, ...] and merged to [T·N, *] = {tuple(x_seq.flatten(0, 1).shape)}, "
+                f"which {type(module).__name__} refused ({error}); x_seq must have the time "
+                f"steps first, [T, N, *] (a single step [N, *] has no time dimension)") from error
     return y.unflatten(0, (time_steps, batch))

@@ -50,7 +50,7 @@ class SeqToANNContainer(nn.Sequential, TimeContainer):
         self._step_mode = "m"
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        return seq_to_ann_forward(x_seq, super().forward)
+        return seq_to_ann_forward(x_seq, list(self))
 
 
 class MultiStepContainer(nn.Sequential, TimeContainer):

@@ -208,6 +208,9 @@ def _neuron_rows() -> list[Row]:
             # a NaN input silenced the neuron for good (no spike ever, NaN potential)
             Row(entry, lambda bad, cls=cls: cls(step_mode="m", backend="torch")(bad),
                 torch.tensor([[0.5], [NAN]]), ValueError, word("x_seq") + r".*must be finite"),
+            # ... in single-step mode too (checked at every step)
+            Row(entry, lambda bad, cls=cls: cls()(bad), torch.tensor([[0.5, NAN]]), ValueError,
+                word("x") + r" and the initial state must be finite"),
             Row(entry, lambda bad, cls=cls: cls()(bad), torch.ones(2, 3, dtype=torch.int64),
                 TypeError, word("x")),
             Row(entry, lambda bad, cls=cls: cls(step_mode="m")(bad), torch.rand(3), ValueError,
@@ -293,6 +296,10 @@ def _layer_rows() -> list[Row]:
             r"stored mask.*reset_net"),
         Row("layer.SeqToANNContainer", lambda bad: layer.SeqToANNContainer(nn.ReLU())(bad),
             torch.rand(3), ValueError, word("x_seq")),
+        # one step [N, F] failed inside the wrapped layer with a matmul error
+        Row("layer.SeqToANNContainer",
+            lambda bad: layer.SeqToANNContainer(nn.Linear(3, 4))(bad), torch.rand(2, 3),
+            ValueError, word("x_seq") + r" of shape \(2, 3\).*Linear refused.*\[T, N, \*\]"),
         Row("layer.MultiStepContainer",
             lambda bad: layer.MultiStepContainer(neuron.IFNode())(bad), torch.rand(3),
             ValueError, word("x_seq")),

@@ -104,9 +104,11 @@ class BaseNode(MemoryModule):
     (:class:`~sgcourse.neuron.ParametricLIFNode` learns :math:`\tau`).
 
     State: ``v`` (the potential after the last step; a float before the first call). A state set
-    by hand must be a finite number or a tensor with the input's shape, device and dtype. A
-    multi-step call whose final potential is NaN or infinite raises :class:`ValueError` (a NaN
-    never crosses the threshold: the neuron would fall silent for good).
+    by hand must be a finite number or a tensor with the input's shape, device and dtype. A call
+    whose final potential is NaN or infinite raises :class:`ValueError` (a NaN never crosses the
+    threshold: the neuron would fall silent for good): checked once per multi-step call and
+    once per single-step call (one host synchronisation per step on a GPU; multi-step mode is
+    the fast path).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("v",)
@@ -286,6 +288,8 @@ class BaseNode(MemoryModule):
         """One step: ``x`` ``[N, *]`` -> output ``[N, *]`` (spikes for spiking neurons)."""
         check_floating_tensor(x, "x")
         out, state = self.step(x, self._materialize(x))
+        if not torch.compiler.is_compiling():
+            check_finite_potential(state[0], "x")
         self._store(state, state[0].unsqueeze(0) if self.store_v_seq else None)
         return out
 
