@@ -23,6 +23,7 @@ __all__ = [
     "check_int",
     "check_real",
     "check_real_tensor",
+    "require_all",
 ]
 
 
@@ -86,16 +87,53 @@ def check_real(name: str, value: object, domain: Domain = REAL) -> float:
     return as_float
 
 
+def _bad_entries(message: str, value: torch.Tensor, good: torch.Tensor) -> str:
+    """``message``, then the first (up to 3) entries of ``value`` where ``good`` is false."""
+    bad = value.detach().flatten()[~good.flatten()]
+    more = " (first 3 shown)" if bad.numel() > 3 else ""
+    return f"{message}, got the entries {bad[:3].tolist()}{more}"
+
+
+@torch.library.custom_op("sgcourse::require_all", mutates_args=())
+def _require_all(value: torch.Tensor, good: torch.Tensor, message: str) -> None:
+    """Raise ``ValueError`` unless every entry of ``good`` is true (a check inside a graph)."""
+    if not bool(good.all()):
+        raise ValueError(_bad_entries(message, value, good))
+
+
+@_require_all.register_fake
+def _(value: torch.Tensor, good: torch.Tensor, message: str) -> None:
+    return None
+
+
+# kept in compiled graphs although nothing uses its (empty) result
+torch.fx.node.has_side_effect(torch.ops.sgcourse.require_all.default)
+
+
+def require_all(value: torch.Tensor, good: torch.Tensor, message: str) -> None:
+    """Raise :class:`ValueError` (``message`` and the first bad entries of ``value``) unless every
+    entry of the boolean ``good`` is true.
+
+    Eagerly, a plain check. While ``torch.compile`` traces, a graph cannot branch on tensor
+    values, so the check becomes the custom operator ``sgcourse::require_all``, which the
+    compiled graph runs (it has a side effect, so it is never dropped) and which raises the same
+    ``ValueError`` when the graph runs, with ``fullgraph=True`` too.
+    """
+    if torch.compiler.is_compiling():
+        torch.ops.sgcourse.require_all(value, good, message)
+    elif not bool(good.all()):
+        raise ValueError(_bad_entries(message, value, good))
+
+
 def check_real_tensor(name: str, value: torch.Tensor, domain: Domain = REAL,
                       like: torch.Tensor | None = None) -> torch.Tensor:
     """Check a tensor of hyper-parameter values (one per element of the input it multiplies).
 
     The tensor must be real floating point, must broadcast to ``like.shape`` without enlarging it
     (when ``like`` is given), and every entry must be finite and in ``domain``. Raises
-    :class:`TypeError` or :class:`ValueError` naming ``name``; while ``torch.compile`` traces, the
-    value check becomes a run-time assertion (a ``RuntimeError`` with the same words), since a
-    traced graph cannot branch on tensor values. Returns the tensor, detached: the caller (the
-    functional surrogate API) sends no gradient to a hyper-parameter.
+    :class:`TypeError` or :class:`ValueError` naming ``name``, also under ``torch.compile`` (the
+    value check then runs inside the compiled graph, :func:`require_all`). Returns the tensor,
+    detached: the caller (the functional surrogate API) sends no gradient to a hyper-parameter.
     """
     check_floating_tensor(value, name)
     if like is not None:
@@ -108,12 +146,7 @@ def check_real_tensor(name: str, value: torch.Tensor, domain: Domain = REAL,
     good = torch.isfinite(flat) & torch.as_tensor(domain.contains(flat), device=flat.device)
     if domain.integer:
         good = good & (flat == flat.round())
-    message = f"every entry of {name} must be {domain.description}"
-    if torch.compiler.is_compiling():
-        torch._assert_async(good.all(), message)
-    elif not bool(good.all()):
-        raise ValueError(f"{message}, got the entries {flat[~good][:3].tolist()}"
-                         f"{' (first 3 shown)' if int((~good).sum()) > 3 else ''}")
+    require_all(flat, good, f"every entry of {name} must be {domain.description}")
     return value.detach()
 
 

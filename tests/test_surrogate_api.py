@@ -299,14 +299,45 @@ def test_hyper_parameters_are_checked_under_torch_compile():
     alpha = torch.tensor([1.0, 2.0, 3.0, 4.0])
     compiled = torch.compile(lambda x, a: surrogate.sigmoid.apply(x, a), backend="eager")
     torch.testing.assert_close(compiled(x, alpha), surrogate.sigmoid.apply(x, alpha))
-    with pytest.raises(RuntimeError, match=r"every entry of alpha must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"every entry of alpha must be a finite number > 0, "
+                                         r"got the entries \[-1.0, -2.0, -3.0\] \(first 3"):
         compiled(x, -alpha)
     with pytest.raises(ValueError, match=r"alpha must be a finite number > 0, got -2.0"):
         compiled(x, -2.0)
 
 
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_tensor_entries_raise_value_error_inside_a_full_graph(backend):
+    """The entry check runs inside the compiled graph (it was a RuntimeError from an assertion):
+    one graph with no break, a ValueError when it runs on bad entries, gradients unchanged."""
+    torch._dynamo.reset()
+    x = torch.linspace(-1, 1, 12).reshape(3, 4).requires_grad_()
+    alpha = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    compiled = torch.compile(lambda x, a: surrogate.sigmoid.apply(x, a), backend=backend,
+                             fullgraph=True)
+    compiled(x, alpha).sum().backward()
+    want = torch.autograd.grad(surrogate.sigmoid.apply(x, alpha).sum(), x)[0]
+    torch.testing.assert_close(x.grad, want)
+    with pytest.raises(ValueError, match=r"every entry of alpha .*got the entries \[nan\]"):
+        compiled(x, torch.tensor([1.0, float("nan"), 3.0, 4.0]))
+    # PoissonPass's random forward is not traced into one graph (a graph break), but its check
+    # still raises the ValueError
+    with pytest.raises(ValueError, match=r"x must not contain NaN"):
+        torch.compile(surrogate.PoissonPass(), backend=backend)(torch.tensor([0.5, float("nan")]))
+
+
+def test_a_bad_number_under_fullgraph_names_the_argument_in_dynamo_error():
+    """A number is checked while tracing; with fullgraph=True torch reports the raised
+    ValueError as a dynamo error (it cannot leave the graph), with our message in it."""
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda x: surrogate.sigmoid.apply(x, -2.0), backend="eager",
+                             fullgraph=True)
+    with pytest.raises(Exception, match=r"alpha must be a finite number > 0, got -2.0"):
+        compiled(torch.zeros(3))
+
+
 def test_poisson_pass_refuses_nan_and_samples_clamped_probabilities():
     x = torch.tensor([-1.0, 0.0, 1.0, 2.0, float("inf")])
     assert surrogate.PoissonPass()(x).tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
-    with pytest.raises(ValueError, match=r"x must not contain NaN.*1 NaN"):
+    with pytest.raises(ValueError, match=r"x must not contain NaN.*got the entries \[nan\]"):
         surrogate.PoissonPass()(torch.tensor([0.5, float("nan")]))

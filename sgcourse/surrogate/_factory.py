@@ -8,7 +8,13 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from sgcourse._checks import check_bool, check_floating_tensor, check_real, check_real_tensor
+from sgcourse._checks import (
+    check_bool,
+    check_floating_tensor,
+    check_real,
+    check_real_tensor,
+    require_all,
+)
 from sgcourse.surrogate._spec import Param, SurrogateSpec
 
 __all__ = ["Surrogate", "heaviside", "make_function", "make_module"]
@@ -31,13 +37,8 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
 
 def _check_probability_input(x: torch.Tensor) -> torch.Tensor:
     """Bernoulli sampling needs a number at every entry: raise if ``x`` holds a NaN."""
-    has_nan = torch.isnan(x).any()
-    message = ("x must not contain NaN: PoissonPass fires with probability clamp(x, 0, 1), "
-               "which a NaN does not define")
-    if torch.compiler.is_compiling():
-        torch._assert_async(~has_nan, message)
-    elif bool(has_nan):
-        raise ValueError(f"{message} (got {int(torch.isnan(x).sum())} NaN entries)")
+    require_all(x, ~torch.isnan(x), "x must not contain NaN: PoissonPass fires with probability "
+                "clamp(x, 0, 1), which a NaN does not define")
     return x
 
 
@@ -45,7 +46,7 @@ def make_function(spec: SurrogateSpec) -> type[torch.autograd.Function]:
     """The autograd Function: forward Θ(x), backward ``grad · σ′(x)``; hyper-parameters get None.
 
     The hyper-parameters are checked on every call, also while ``torch.compile`` traces (numbers
-    by comparisons; tensor entries by a run-time assertion, see
+    by comparisons; tensor entries inside the compiled graph, see
     :func:`sgcourse._checks.check_real_tensor`). A tensor hyper-parameter must broadcast to the
     shape of ``x``: the gradient it scales must keep the shape of ``x``.
     """
