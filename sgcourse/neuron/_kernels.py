@@ -18,7 +18,8 @@ allocated then).
 **Registration.** :data:`BINDINGS` lists, for each exact class, the kernel function, the
 backends that have it, and any limit of the neuron's own (Izhikevich's fused kernel reproduces
 a reference gradient that differs from this library's ``detach_reset=True``). Subclasses are
-never bound implicitly (see :mod:`sgcourse.neuron._dispatch`).
+never bound implicitly (see :mod:`sgcourse.neuron._dispatch`). The fused kernel module is
+imported with this module (the Triton one only when that backend is first used).
 """
 
 from __future__ import annotations
@@ -108,3 +109,6 @@ def register_kernels() -> None:
 
 
 register_kernels()
+# The fused kernels need nothing beyond torch, so they are imported now rather than at the first
+# multi-step call: an import inside a call that torch.compile traces would break its graph.
+_dispatch.load_kernels("fused")
