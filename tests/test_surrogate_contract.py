@@ -445,6 +445,25 @@ def test_compile_inductor_one_module() -> None:
     torch.testing.assert_close(x.grad, surrogate.spec("sigmoid").derivative(x.detach(), 3.0))
 
 
+def test_compile_without_grad_is_one_graph_for_every_surrogate() -> None:
+    """Inference (an input that needs no gradient) under fullgraph=True: torch.compile passed
+    the context object as ``x`` when the number of arguments differed from forward's two
+    parameters (``apply(x)``, a surrogate with two hyper-parameters), and the trace failed."""
+    x = sample_x("cpu", torch.float32, n=8)
+    for name in NAMES:
+        module = surrogate.module_class(name)(*random_hparams(name))
+        fn = surrogate.function(name)
+        calls = {"module": module, "apply(x)": lambda x, fn=fn: fn.apply(x),
+                 "apply(x, *all)": lambda x, fn=fn, p=module.hparams: fn.apply(x, *p)}
+        for label, call in calls.items():
+            torch._dynamo.reset()
+            compiled = torch.compile(call, backend="eager", fullgraph=True)
+            torch.manual_seed(11)  # same Bernoulli draw for stochastic forwards
+            got = compiled(x)
+            torch.manual_seed(11)
+            assert torch.equal(got, call(x)), f"{name}, {label}"
+
+
 def _check_compiled(name: str, call: Callable[[torch.Tensor], torch.Tensor]) -> None:
     """``call`` compiled with aot_eager and fullgraph=True equals ``call``, values and grads."""
     torch._dynamo.reset()

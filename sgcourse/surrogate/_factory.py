@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from torch.autograd.function import FunctionCtx
 
 from sgcourse._checks import (
     check_bool,
@@ -70,6 +71,11 @@ def make_function(spec: SurrogateSpec) -> type[torch.autograd.Function]:
         spec.check_params(params, x)  # never traced: forward below must not capture spec
 
     def forward(x: torch.Tensor, *params: Param) -> torch.Tensor:
+        if isinstance(x, FunctionCtx):
+            # torch.compile, for inputs that need no gradient, passes the context first unless
+            # the number of arguments equals the number of forward's parameters (2 here): it did
+            # so for apply(x) and for two hyper-parameters, and fullgraph=True then failed
+            x, *params = params
         check_floating_tensor(x, "x")
         if torch.compiler.is_compiling():
             check_params_traced(x, params)
