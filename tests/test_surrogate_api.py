@@ -320,10 +320,9 @@ def test_tensor_entries_raise_value_error_inside_a_full_graph(backend):
     torch.testing.assert_close(x.grad, want)
     with pytest.raises(ValueError, match=r"every entry of alpha .*got the entries \[nan\]"):
         compiled(x, torch.tensor([1.0, float("nan"), 3.0, 4.0]))
-    # PoissonPass's random forward is not traced into one graph (a graph break), but its check
-    # still raises the ValueError
     with pytest.raises(ValueError, match=r"x must not contain NaN"):
-        torch.compile(surrogate.PoissonPass(), backend=backend)(torch.tensor([0.5, float("nan")]))
+        torch.compile(surrogate.PoissonPass(), backend=backend, fullgraph=True)(
+            torch.tensor([0.5, float("nan")]))
 
 
 def test_a_bad_number_under_fullgraph_names_the_argument_in_dynamo_error():
