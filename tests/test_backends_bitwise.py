@@ -57,7 +57,8 @@ def _run(cls, kwargs, backend: str, x: torch.Tensor) -> tuple[torch.Tensor, torc
 
 
 @pytest.mark.parametrize("inputs", [_grid, _random], ids=["grid", "random"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16],
+                         ids=str)
 @pytest.mark.parametrize(("name", "cls", "kwargs"), CASES, ids=[c[0] for c in CASES])
 def test_fused_equals_torch_bit_for_bit(name, cls, kwargs, dtype, inputs):
     x = inputs(dtype)
