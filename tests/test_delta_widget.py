@@ -56,7 +56,7 @@ def test_box_area_is_one_within_the_grid_resolution(eps: float) -> None:
     spacing = 4.0 / (GRID_POINTS - 1)
     # the box covers eps/spacing grid points, give or take one: |area - 1| <= spacing / eps
     assert abs(explorer.box_area() - 1.0) <= spacing / eps + 1e-12
-    assert f"area on the grid = {explorer.box_area():.3f}" in explorer.label.value
+    assert f"area ≈ {explorer.box_area():.2f} (summed on the plotted grid)" in explorer.label.value
     assert f"height 1/ε = {1 / eps:.3g}" in explorer.label.value
 
 

@@ -123,9 +123,9 @@ class DeltaExplorer(LiveFigure, widgets.VBox):
         self._box_line, = ax.plot(x, x * 0.0, color="tab:blue", lw=1.8,
                                   label="difference quotient\n" r"$\delta_\varepsilon(x)$: a box")
         self._sigmoid_line, = ax.plot(x, x * 0.0, color="tab:orange", lw=1.4, linestyle="--",
-                                      label="slope $\\sigma'(x)$ of a smooth step\n"
-                                            "of the same height,\n"
-                                            "$\\alpha = 4/\\varepsilon$ (lesson 02)")
+                                      label="slope $\\sigma'(x)$ of a smooth step;\n"
+                                            "its peak equals the box's\n"
+                                            "height: $\\alpha = 4/\\varepsilon$ (lesson 02)")
         ax.set_xlim(low, high)
         ax.set_xlabel(r"$x = H - V_{th}$")
         ax.set_ylabel(r"slope of the step")
@@ -138,7 +138,7 @@ class DeltaExplorer(LiveFigure, widgets.VBox):
         slider_low, slider_high = _slider_bounds()
         self.slider = widgets.FloatLogSlider(value=eps, base=10.0, min=slider_low,
                                              max=slider_high, step=_LOG_STEP,
-                                             description="ε (step width)", readout_format=".3g",
+                                             description="ε (box width)", readout_format=".3g",
                                              continuous_update=True,
                                              style={"description_width": "initial"})
         self.label = widgets.Label()
@@ -179,9 +179,10 @@ class DeltaExplorer(LiveFigure, widgets.VBox):
         self._ax.set_title(rf"$\varepsilon = {eps:.3g}$: height $1/\varepsilon = {1 / eps:.3g}$, "
                            r"area 1 (shrink $\varepsilon$: taller, narrower)", fontsize="medium")
         self.label.value = (f"box: width ε = {eps:.3g}, height 1/ε = {1 / eps:.3g}, "
-                            f"area on the grid = {self.box_area():.3f}  |  smooth step: "
-                            f"α = 4/ε = {4 / eps:.3g}, peak {float(slope.max()):.3g}, "
-                            f"area on the plot = {self.sigmoid_area():.3f}")
+                            f"area ≈ {self.box_area():.2f} (summed on the plotted grid)  |  "
+                            f"smooth step: α = 4/ε = {4 / eps:.3g}, peak {float(slope.max()):.3g},"
+                            f" area on the plotted range ≈ {self.sigmoid_area():.2f} (its tails "
+                            f"reach beyond it when ε is large)")
 
 
 def delta_explorer(eps: float = 0.5,

@@ -184,7 +184,7 @@ class HorizonExplorer(LiveFigure, widgets.VBox):
         self._raster = self.figure.add_subplot(grid[0])
         self._ax = self.figure.add_subplot(grid[1], sharex=self._raster)
         colors = [f"C{i}" for i in range(len(self.drives))]
-        names = [f"drive {d:g}" for d in self.drives]
+        names = [f"input {d:g}" for d in self.drives]
         self._lines = [self._ax.plot(steps, np.full(self.time_steps, np.nan), marker="o",
                                      markersize=3.5, color=color, label=name)[0]
                        for color, name in zip(colors, names, strict=True)]
@@ -198,7 +198,7 @@ class HorizonExplorer(LiveFigure, widgets.VBox):
                                         linewidth=1.2, label=envelope_label)
         self._level, = self._ax.plot([-0.5, self.time_steps - 0.5], [np.nan, np.nan],
                                      color="grey", linestyle=":",
-                                     label=r"1 % of the last step's $1/\tau$")
+                                     label=r"1 % of the value at the last step ($0.01/\tau$)")
         self._ax.set_yscale("log")
         self._ax.set_ylim(*_Y_LIMITS)
         self._ax.set_xlim(-0.5, self.time_steps - 0.5)
@@ -216,7 +216,7 @@ class HorizonExplorer(LiveFigure, widgets.VBox):
         self._raster.set_ylim(len(self.drives) - 0.5, -0.5)
         self._raster.set_yticks(range(len(self.drives)), [f"{d:g}" for d in self.drives],
                                 fontsize="small")
-        self._raster.set_ylabel("drive", fontsize="small")
+        self._raster.set_ylabel("input", fontsize="small")
         self._raster.tick_params(labelbottom=False)
         self._raster.grid(True, axis="x", alpha=0.3)
         self._title = self.figure.text(0.02, 0.96, " ", fontsize="medium")
@@ -271,8 +271,8 @@ class HorizonExplorer(LiveFigure, widgets.VBox):
         k_star = envelope_horizon(tau)
         beyond = "" if k_star <= window else f" (beyond the {window}-step window)"
         if self.detach_past_box.value:
-            title = (f"τ = {tau:.1f}, past detached: 0 beyond 1 step back (the envelope "
-                     f"reaches 1 % at {k_star})")
+            title = (f"τ = {tau:.1f}, past detached: 0 for every input before the last step "
+                     f"(the envelope reaches 1 % at {k_star})")
         else:
             title = f"τ = {tau:.1f}: the envelope falls to 1 % after {k_star} steps back{beyond}"
         self._title.set_text(title)
