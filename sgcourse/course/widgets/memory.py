@@ -178,7 +178,8 @@ class MemoryExplorer(LiveFigure, widgets.VBox):
         ax.axhline(self.budget_bytes / 2**20, color="black", linestyle=":",
                    label=f"budget {budget_gib:g} GiB")
         ax.plot([], [], linestyle="none", marker="o", markersize=6, color="grey",
-                label="largest $T$ within the budget\n(not drawn beyond $T$ = 1024:\nsee the title)")
+                label="largest $T$ within the budget\n"
+                      "(not drawn beyond $T$ = 1024:\nsee the title)")
         ax.axvline(T_REPORT, color="grey", linestyle="--", linewidth=0.8,
                    label=f"$T = {T_REPORT}$")
         ax.set_xscale("log", base=2)
