@@ -134,9 +134,12 @@ def test_benchmark_reports_cuda_peak_memory() -> None:
 
 
 def test_torchrun_runs_a_module_on_two_ranks(tmp_path, monkeypatch) -> None:
+    # one write() per rank: a line written in one call of under PIPE_BUF bytes reaches the shared
+    # pipe whole (print() writes its parts one by one when stdout is unbuffered, and the two
+    # ranks' lines were once interleaved: "rankrank 1 of 2 ...")
     (tmp_path / "rank_probe.py").write_text(
-        "import os\nprint('rank', os.environ['RANK'], 'of', os.environ['WORLD_SIZE'], "
-        "'threads', os.environ['OMP_NUM_THREADS'])\n")
+        "import os\nos.write(1, f\"rank {os.environ['RANK']} of {os.environ['WORLD_SIZE']} "
+        "threads {os.environ['OMP_NUM_THREADS']}\\n\".encode())\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     run = scaling.torchrun("rank_probe", nproc_per_node=2, timeout=120)
     assert run.returncode == 0, run.stderr
