@@ -174,6 +174,6 @@ def seq_to_ann_forward(x_seq: torch.Tensor, module_or_list: ModuleOrList) -> tor
             raise ValueError(
                 f"x_seq of shape {tuple(x_seq.shape)} was read as [T, N, *] = [{time_steps}, "
                 f"{batch}, ...] and merged to [T·N, *] = {tuple(x_seq.flatten(0, 1).shape)}, "
-                f"which {type(module).__name__} refused ({error}); x_seq must have the time "
-                f"steps first, [T, N, *] (a single step [N, *] has no time dimension)") from error
+                f"which {type(module).__name__} refused ({error}); is x_seq a single step [N, *]? "
+                f"It must be [T, N, *], time steps first") from error
     return y.unflatten(0, (time_steps, batch))
